@@ -1,0 +1,19 @@
+//! The layer manifest (`<store>/layers/<id>/manifest.json`) and the store's key layout.
+//!
+//! Ingest writes a manifest last, after every object it names exists, so a reader that finds
+//! a manifest can trust it (see `ingest/src/publish.rs`). The Worker and the browser read it
+//! to find a tile's COG and to render with the layer's stats and legend, so this crate stays
+//! free of I/O and compiles to wasm32.
+
+mod keys;
+mod manifest;
+mod nodata;
+
+pub use keys::{
+    InvalidLayerId, layer_prefix, manifest_key, parse_log_key, validate_layer_id, version_prefix,
+};
+pub use manifest::{
+    BandInfo, BandStats, Datatype, Histogram, LayerBounds, MANIFEST_FORMAT, Manifest, ObjectEntry,
+    SourceInfo,
+};
+pub use nodata::nodata_serde;

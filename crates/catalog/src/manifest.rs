@@ -1,0 +1,137 @@
+use serde::{Deserialize, Serialize};
+use tilefn_cog::layout::LevelGroup;
+use tilefn_raster::DataType;
+
+use crate::nodata::nodata_serde;
+
+/// Bumped when a reader could misread a newer manifest.
+pub const MANIFEST_FORMAT: &str = "tilefn-layer/1";
+
+/// django-raster's RasterLayer datatypes: they choose default resampling and legends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Datatype {
+    #[default]
+    Continuous,
+    Categorical,
+    Mask,
+    RankOrdered,
+}
+
+impl Datatype {
+    pub fn name(self) -> &'static str {
+        match self {
+            Datatype::Continuous => "continuous",
+            Datatype::Categorical => "categorical",
+            Datatype::Mask => "mask",
+            Datatype::RankOrdered => "rank-ordered",
+        }
+    }
+}
+
+/// One published layer version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub datatype: Datatype,
+    /// Content version: names the immutable object prefix and feeds tile ETags.
+    pub version: String,
+    /// RFC 3339 UTC.
+    pub created: String,
+    pub source: SourceInfo,
+    pub bounds: LayerBounds,
+    pub min_zoom: u8,
+    pub max_zoom: u8,
+    pub tile_size: u32,
+    pub dtype: DataType,
+    /// Data bands in each pixel (an alpha sample, when present, is not counted).
+    pub band_count: usize,
+    /// Whether each COG carries an extra alpha sample (used when no nodata value is free).
+    pub alpha: bool,
+    #[serde(with = "nodata_serde")]
+    pub nodata: Option<f64>,
+    pub bands: Vec<BandInfo>,
+    pub compression: String,
+    pub resampling: String,
+    /// Which COG holds which zoom: see `crates/cog/README.md`.
+    pub groups: Vec<LevelGroup>,
+    /// Prefix of this version's objects, relative to the store root.
+    pub prefix: String,
+    pub objects: Vec<ObjectEntry>,
+    /// The layer's default legend, as given to `--legend` (or built from a palette).
+    #[serde(default)]
+    pub legend: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    pub file: String,
+    /// "EPSG:32633", or the proj4 string of a CRS without a code.
+    pub crs: String,
+    pub proj4: String,
+    pub width: u32,
+    pub height: u32,
+    pub dtype: DataType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LayerBounds {
+    /// West, south, east, north in degrees.
+    pub lonlat: [f64; 4],
+    /// Min x, min y, max x, max y in EPSG:3857 metres.
+    pub mercator: [f64; 4],
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BandInfo {
+    pub index: usize,
+    pub dtype: DataType,
+    #[serde(with = "nodata_serde")]
+    pub nodata: Option<f64>,
+    pub stats: Option<BandStats>,
+}
+
+/// Statistics over the valid pixels of the max zoom (after reprojection). `None` fields mean
+/// the band has no valid pixel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BandStats {
+    pub count: u64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub std: f64,
+    pub p2: f64,
+    pub p98: f64,
+    pub histogram: Histogram,
+}
+
+/// 256 equal bins over `[min, max]`; the last bin includes `max`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    pub min: f64,
+    pub max: f64,
+    pub counts: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectEntry {
+    /// Relative to the store root.
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+}
+
+impl Manifest {
+    pub fn from_json(bytes: &[u8]) -> Result<Manifest, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    pub fn to_json_pretty(&self) -> Vec<u8> {
+        // Serialising plain structs with string keys cannot fail.
+        serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+}

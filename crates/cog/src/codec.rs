@@ -1,0 +1,300 @@
+//! Compression codecs, pure Rust so they build for wasm32.
+//!
+//! Decoders write into a caller-sized output buffer and stop when it is full, so hostile data
+//! (a zip bomb, an LZW stream without an end code, a zstd frame of RLE blocks) can never make
+//! them allocate or loop past the size the TIFF header promised. Extra decoded bytes are
+//! ignored, as libtiff does; *missing* bytes are reported by returning a short count and the
+//! caller decides whether that is an error.
+
+use std::io::Read;
+
+use miniz_oxide::inflate::TINFLStatus;
+use miniz_oxide::inflate::core::{DecompressorOxide, decompress, inflate_flags};
+use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
+
+use crate::CogError;
+use crate::write::Compression;
+
+/// TIFF Compression tag values.
+pub(crate) const NONE: u16 = 1;
+pub(crate) const LZW: u16 = 5;
+pub(crate) const DEFLATE: u16 = 8;
+pub(crate) const DEFLATE_OLD: u16 = 32946;
+pub(crate) const PACKBITS: u16 = 32773;
+/// GDAL's (and libtiff's) unofficial code for ZSTD.
+pub(crate) const ZSTD: u16 = 50000;
+
+pub(crate) fn compress(c: Compression, data: &[u8]) -> Result<Vec<u8>, CogError> {
+    Ok(match c {
+        Compression::None => data.to_vec(),
+        // Level 6 is zlib's (and GDAL's) default: a good size/speed trade-off.
+        Compression::Deflate => miniz_oxide::deflate::compress_to_vec_zlib(data, 6),
+        Compression::Lzw => weezl::encode::Encoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8)
+            .encode(data)
+            .map_err(|e| CogError::Format(format!("LZW encoding failed: {e}")))?,
+        Compression::Zstd => {
+            ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+        }
+    })
+}
+
+/// A human name for a TIFF compression code, for `Unsupported` messages.
+pub(crate) fn compression_name(code: u16) -> String {
+    let name = match code {
+        2 => "CCITT RLE",
+        3 => "CCITT Group 3 fax",
+        4 => "CCITT Group 4 fax",
+        6 => "old-style JPEG",
+        7 => "JPEG",
+        32809 => "ThunderScan",
+        32908 | 32909 => "Pixar log",
+        34661 => "JBIG",
+        34676 | 34677 => "SGI LogLuv",
+        34712 => "JPEG 2000",
+        34887 => "LERC",
+        34892 => "lossy JPEG (DNG)",
+        34925 => "LZMA",
+        50001 => "WebP",
+        50002 | 52546 => "JPEG XL",
+        _ => return format!("compression {code}"),
+    };
+    format!("{name} compression")
+}
+
+/// Whether libtiff applies the Predictor tag for this compression: the predictor lives in
+/// the LZW/Deflate/ZSTD codecs, so for uncompressed or PackBits data it is ignored.
+pub(crate) fn uses_predictor(code: u16) -> bool {
+    matches!(code, LZW | DEFLATE | DEFLATE_OLD | ZSTD)
+}
+
+/// Decompresses `input` into `out`; returns how many bytes of `out` were produced.
+pub(crate) fn decompress_into(code: u16, input: &[u8], out: &mut [u8]) -> Result<usize, CogError> {
+    match code {
+        NONE => {
+            let n = input.len().min(out.len());
+            out[..n].copy_from_slice(&input[..n]);
+            Ok(n)
+        }
+        DEFLATE | DEFLATE_OLD => inflate(input, out),
+        LZW => lzw(input, out),
+        PACKBITS => Ok(packbits(input, out)),
+        ZSTD => zstd(input, out),
+        other => Err(CogError::Unsupported(compression_name(other))),
+    }
+}
+
+fn inflate(input: &[u8], out: &mut [u8]) -> Result<usize, CogError> {
+    let mut state = Box::<DecompressorOxide>::default();
+    let flags = inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER
+        | inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+    let (status, _, written) = decompress(&mut state, input, out, 0, flags);
+    match status {
+        // HasMoreOutput: `out` is full; the rest is padding we do not need.
+        TINFLStatus::Done | TINFLStatus::HasMoreOutput => Ok(written),
+        TINFLStatus::NeedsMoreInput | TINFLStatus::FailedCannotMakeProgress => {
+            Err(CogError::Format(format!(
+                "truncated deflate data ({written} of {} bytes decoded)",
+                out.len()
+            )))
+        }
+        TINFLStatus::Adler32Mismatch => Err(CogError::Format(
+            "deflate data fails its Adler-32 checksum".into(),
+        )),
+        _ => Err(CogError::Format("corrupt deflate data".into())),
+    }
+}
+
+fn lzw(input: &[u8], out: &mut [u8]) -> Result<usize, CogError> {
+    // Pre-1991 "old-style" LZW is LSB-first and starts with 0x00 0x01; libtiff still reads
+    // it but nothing has written it for decades.
+    if input.len() >= 2 && input[0] == 0 && input[1] & 1 == 1 {
+        return Err(CogError::Unsupported(
+            "old-style (LSB-first) LZW compression".into(),
+        ));
+    }
+    let mut dec = weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
+    let mut inp = input;
+    let mut written = 0;
+    while written < out.len() {
+        let r = dec.decode_bytes(inp, &mut out[written..]);
+        inp = inp.get(r.consumed_in..).unwrap_or_default();
+        written += r.consumed_out;
+        match r.status {
+            Ok(weezl::LzwStatus::Ok) if r.consumed_in > 0 || r.consumed_out > 0 => {}
+            // Done = end code; NoProgress (or Ok without progress) = input ran out without an
+            // end code, which some writers omit: keep what was decoded.
+            Ok(_) => break,
+            Err(e) => return Err(CogError::Format(format!("corrupt LZW data: {e}"))),
+        }
+    }
+    Ok(written)
+}
+
+fn packbits(input: &[u8], out: &mut [u8]) -> usize {
+    let (mut i, mut o) = (0usize, 0usize);
+    while i < input.len() && o < out.len() {
+        let n = input[i] as i8;
+        i += 1;
+        if n >= 0 {
+            // Copy the next n + 1 bytes literally.
+            let len = (usize::from(n as u8) + 1)
+                .min(input.len() - i)
+                .min(out.len() - o);
+            out[o..o + len].copy_from_slice(&input[i..i + len]);
+            i += len;
+            o += len;
+        } else if n != -128 {
+            // Repeat the next byte 1 - n times; -128 is a no-op.
+            let Some(&b) = input.get(i) else { break };
+            i += 1;
+            let len = (1 + usize::from(n.unsigned_abs())).min(out.len() - o);
+            out[o..o + len].fill(b);
+            o += len;
+        }
+    }
+    o
+}
+
+/// Largest ZSTD window accepted: libzstd's default `windowLogMax` (27). Memory does not
+/// scale with the window (ruzstd grows its buffer as data is decoded, and decoding stops once
+/// the frame is known to be longer than the tile); the cap only rejects absurd headers.
+const ZSTD_MAX_WINDOW: u64 = 1 << 27;
+
+fn zstd(input: &[u8], out: &mut [u8]) -> Result<usize, CogError> {
+    let err = |e: &dyn std::fmt::Display| CogError::Format(format!("corrupt ZSTD data: {e}"));
+    let mut dec = FrameDecoder::new();
+    dec.set_max_window_size(ZSTD_MAX_WINDOW);
+    let mut src = input;
+    dec.reset(&mut src).map_err(|e| match e {
+        ruzstd::decoding::errors::FrameDecoderError::WindowSizeTooBig { requested, max } => {
+            CogError::Limits(format!(
+                "ZSTD window of {requested} bytes exceeds the {max}-byte limit"
+            ))
+        }
+        e => err(&e),
+    })?;
+    const STEP: usize = 1 << 16;
+    let mut written = 0;
+    // Lower bound of the bytes decoded so far: each unfinished `decode_blocks` call below
+    // decodes at least STEP bytes (and at most STEP plus one 128 KiB block).
+    let mut decoded = 0usize;
+    while written < out.len() {
+        let finished = dec
+            .decode_blocks(&mut src, BlockDecodingStrategy::UptoBytes(STEP))
+            .map_err(|e| err(&e))?;
+        // Until the frame ends, ruzstd only releases bytes older than the window.
+        loop {
+            let n = dec.read(&mut out[written..]).map_err(|e| err(&e))?;
+            written += n;
+            if n == 0 || written == out.len() || !finished {
+                break;
+            }
+        }
+        if finished {
+            break;
+        }
+        decoded += STEP;
+        if decoded > out.len() + (1 << 17) && written < out.len() {
+            // The frame is longer than the tile and its window holds back the bytes we
+            // need: refuse rather than buffer an unbounded frame.
+            return Err(CogError::Format(format!(
+                "ZSTD frame decodes to more than the expected {} bytes",
+                out.len()
+            )));
+        }
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i / 7 % 256) as u8).collect();
+        for c in [
+            Compression::None,
+            Compression::Deflate,
+            Compression::Lzw,
+            Compression::Zstd,
+        ] {
+            let code = match c {
+                Compression::None => NONE,
+                Compression::Deflate => DEFLATE,
+                Compression::Lzw => LZW,
+                Compression::Zstd => ZSTD,
+            };
+            let packed = compress(c, &data).unwrap_or_default();
+            let mut out = vec![0u8; data.len()];
+            assert_eq!(
+                decompress_into(code, &packed, &mut out),
+                Ok(data.len()),
+                "{c:?}"
+            );
+            assert_eq!(out, data, "{c:?}");
+            // A smaller output buffer is simply filled.
+            let mut small = vec![0u8; 1000];
+            assert_eq!(
+                decompress_into(code, &packed, &mut small),
+                Ok(1000),
+                "{c:?}"
+            );
+            assert_eq!(small[..], data[..1000]);
+        }
+    }
+
+    #[test]
+    fn packbits_known_vector() {
+        // The example from the TIFF 6.0 specification.
+        let packed = [
+            0xFEu8, 0xAA, 0x02, 0x80, 0x00, 0x2A, 0xFD, 0xAA, 0x03, 0x80, 0x00, 0x2A, 0x22, 0xF7,
+            0xAA,
+        ];
+        let want = [
+            0xAAu8, 0xAA, 0xAA, 0x80, 0x00, 0x2A, 0xAA, 0xAA, 0xAA, 0xAA, 0x80, 0x00, 0x2A, 0x22,
+            0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA, 0xAA,
+        ];
+        let mut out = [0u8; 24];
+        assert_eq!(packbits(&packed, &mut out), 24);
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn garbage_is_an_error_or_short() {
+        let junk: Vec<u8> = (0..300u32).map(|i| (i * 151 % 256) as u8).collect();
+        for code in [DEFLATE, LZW, ZSTD, PACKBITS] {
+            let mut out = vec![0u8; 4096];
+            if let Ok(n) = decompress_into(code, &junk, &mut out) {
+                assert!(n <= out.len());
+            }
+        }
+        let mut out = [0u8; 4];
+        assert!(
+            matches!(decompress_into(34887, &junk, &mut out), Err(CogError::Unsupported(m)) if m.contains("LERC"))
+        );
+    }
+
+    #[test]
+    fn zstd_window_is_bounded() {
+        // A frame header declaring a 1 GiB window (window descriptor exponent 20).
+        let frame = [0x28u8, 0xB5, 0x2F, 0xFD, 0x00, 20 << 3, 0, 0, 0];
+        let mut out = [0u8; 16];
+        assert!(matches!(
+            decompress_into(ZSTD, &frame, &mut out),
+            Err(CogError::Limits(_))
+        ));
+    }
+
+    #[test]
+    fn zstd_bomb_stops_at_the_tile_size() {
+        // 10 MiB of zeros compress to a few hundred bytes; a 64 KiB tile must not buffer it all.
+        let bomb = compress(Compression::Zstd, &vec![0u8; 10 << 20]).unwrap_or_default();
+        let mut out = vec![1u8; 1 << 16];
+        let r = decompress_into(ZSTD, &bomb, &mut out);
+        assert!(
+            r == Ok(1 << 16) || matches!(r, Err(CogError::Format(_))),
+            "{r:?}"
+        );
+    }
+}

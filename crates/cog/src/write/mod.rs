@@ -1,0 +1,478 @@
+//! COG writer (sans-io): encodes tiles and builds the header; the caller concatenates
+//! `header(..)` and every non-empty tile in [`data_order`].
+//!
+//! Hand-written rather than the `tiff` crate's encoder because a COG needs every IFD (and its
+//! out-of-line arrays) *before* the pixel data, tile data ordered coarsest overview first,
+//! sparse tiles, and a header built from tile sizes alone so tiles can be streamed to object
+//! storage; the `tiff` encoder writes each image's data before its IFD and in its own order.
+
+mod ifd;
+
+use serde::{Deserialize, Serialize};
+use tilefn_raster::mercator::{self, MAX_ZOOM, TILE_SIZE};
+use tilefn_raster::{DataType, TileCoord};
+
+use self::ifd::{Entry, Value};
+use crate::layout::MAX_LEVELS_PER_COG;
+use crate::{CogError, codec, predictor};
+
+/// Tile compression. Serialised lowercase (`"deflate"`), parsed case-insensitively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    Deflate,
+    Lzw,
+    Zstd,
+}
+
+impl Compression {
+    pub const ALL: [Compression; 4] = [
+        Compression::None,
+        Compression::Deflate,
+        Compression::Lzw,
+        Compression::Zstd,
+    ];
+
+    /// The TIFF Compression tag value (ZSTD uses GDAL/libtiff's 50000).
+    pub fn tiff_code(self) -> u16 {
+        match self {
+            Compression::None => codec::NONE,
+            Compression::Deflate => codec::DEFLATE,
+            Compression::Lzw => codec::LZW,
+            Compression::Zstd => codec::ZSTD,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Deflate => "deflate",
+            Compression::Lzw => "lzw",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Compression {
+    type Err = CogError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Compression::ALL
+            .into_iter()
+            .find(|c| c.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                CogError::Usage(format!(
+                    "unknown compression {s:?} (expected none, deflate, lzw or zstd)"
+                ))
+            })
+    }
+}
+
+/// TIFF Predictor 1, 2 and 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Predictor {
+    None,
+    /// Horizontal differencing (2): integer samples.
+    Horizontal,
+    /// Floating point (3): byte-shuffled float samples.
+    FloatingPoint,
+}
+
+impl Predictor {
+    pub fn tiff_code(self) -> u16 {
+        match self {
+            Predictor::None => 1,
+            Predictor::Horizontal => 2,
+            Predictor::FloatingPoint => 3,
+        }
+    }
+}
+
+/// PhotometricInterpretation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Photometric {
+    MinIsBlack,
+    Rgb,
+}
+
+impl Photometric {
+    pub fn tiff_code(self) -> u16 {
+        match self {
+            Photometric::MinIsBlack => 1,
+            Photometric::Rgb => 2,
+        }
+    }
+}
+
+/// The predictor that usually compresses best: differencing for integers, the byte-shuffling
+/// floating-point predictor for floats (what GDAL recommends for each).
+pub fn default_predictor(dtype: DataType) -> Predictor {
+    if dtype.is_float() {
+        Predictor::FloatingPoint
+    } else {
+        Predictor::Horizontal
+    }
+}
+
+/// Everything about one COG except its pixels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CogSpec {
+    /// The XYZ tile whose box the COG covers; its zoom is the last overview's zoom.
+    pub anchor: TileCoord,
+    /// Number of IFDs (1..=8); level 0 is zoom `anchor.z + levels - 1`.
+    pub levels: u8,
+    pub dtype: DataType,
+    /// Data bands (samples before the optional alpha).
+    pub bands: u16,
+    /// Adds one unassociated-alpha sample after the data bands.
+    pub alpha: bool,
+    pub photometric: Photometric,
+    pub compression: Compression,
+    /// Ignored when `compression` is `None`: libtiff only applies predictors inside the
+    /// LZW/Deflate/ZSTD codecs, so an uncompressed file must not claim one.
+    pub predictor: Predictor,
+    pub nodata: Option<f64>,
+}
+
+/// Tile edge in pixels, as usize for buffer maths.
+const TS: usize = TILE_SIZE as usize;
+
+impl CogSpec {
+    /// Samples per pixel: data bands plus alpha.
+    pub fn samples(&self) -> u16 {
+        self.bands.saturating_add(u16::from(self.alpha))
+    }
+
+    /// The zoom of level 0 (full resolution).
+    pub fn full_zoom(&self) -> u8 {
+        self.anchor.z.saturating_add(self.levels.saturating_sub(1))
+    }
+
+    /// Tiles along each side of `level` (0 = full resolution): `2^(levels - 1 - level)`,
+    /// or 0 past the last level.
+    pub fn tiles_per_side(&self, level: usize) -> u32 {
+        match usize::from(self.levels).checked_sub(level + 1) {
+            Some(shift) if shift < 32 => 1u32 << shift,
+            _ => 0,
+        }
+    }
+
+    /// The zoom stored at `level` (0 = `full_zoom()`), `None` past the last level.
+    pub fn zoom_of_level(&self, level: usize) -> Option<u8> {
+        let level = u8::try_from(level).ok().filter(|l| *l < self.levels)?;
+        self.full_zoom().checked_sub(level)
+    }
+
+    /// The XYZ tile stored at `index` (`row * cols + col`) of `level`.
+    pub fn tile_at(&self, level: usize, index: usize) -> Option<TileCoord> {
+        let z = self.zoom_of_level(level)?;
+        let side = self.tiles_per_side(level) as usize;
+        let (col, row) = (index % side.max(1), index / side.max(1));
+        let shift = z - self.anchor.z;
+        (index < side * side).then(|| {
+            TileCoord::new(
+                z,
+                (self.anchor.x << shift) + col as u32,
+                (self.anchor.y << shift) + row as u32,
+            )
+        })
+    }
+
+    /// Bytes of one decoded tile: 256 x 256 pixels x `samples()` x sample size.
+    pub fn tile_bytes(&self) -> usize {
+        TS * TS * usize::from(self.samples()) * self.dtype.size()
+    }
+
+    /// The predictor actually applied and written (see [`CogSpec::predictor`]).
+    pub fn effective_predictor(&self) -> Predictor {
+        if self.compression == Compression::None {
+            Predictor::None
+        } else {
+            self.predictor
+        }
+    }
+
+    /// Checks the spec is writable and GDAL-readable; every writer entry point calls it.
+    pub fn validate(&self) -> Result<(), CogError> {
+        let usage = |m: String| Err(CogError::Usage(m));
+        if self.levels == 0 || self.levels > MAX_LEVELS_PER_COG {
+            return usage(format!(
+                "levels must be 1..={MAX_LEVELS_PER_COG}, got {}",
+                self.levels
+            ));
+        }
+        if u32::from(self.anchor.z) + u32::from(self.levels) - 1 > u32::from(MAX_ZOOM) {
+            return usage(format!(
+                "anchor zoom {} + {} levels passes zoom {MAX_ZOOM}",
+                self.anchor.z, self.levels
+            ));
+        }
+        let n = 1u64 << self.anchor.z;
+        if u64::from(self.anchor.x) >= n || u64::from(self.anchor.y) >= n {
+            return usage(format!("anchor tile {} is off the grid", self.anchor));
+        }
+        if self.bands == 0 || self.bands == u16::MAX {
+            return usage(format!("bands must be 1..{}, got {}", u16::MAX, self.bands));
+        }
+        if self.photometric == Photometric::Rgb && self.bands < 3 {
+            return usage(format!("RGB needs at least 3 bands, got {}", self.bands));
+        }
+        match (self.effective_predictor(), self.dtype.is_float()) {
+            (Predictor::FloatingPoint, false) => usage(format!(
+                "the floating-point predictor needs float samples, not {}",
+                self.dtype
+            )),
+            // libtiff rejects horizontal differencing of IEEE floats.
+            (Predictor::Horizontal, true) => usage(format!(
+                "the horizontal predictor needs integer samples, not {}",
+                self.dtype
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Applies the predictor to one 256x256 tile (pixel-interleaved, little-endian, `samples()`
+/// samples per pixel) and compresses it.
+pub fn encode_tile(spec: &CogSpec, interleaved_le: &[u8]) -> Result<Vec<u8>, CogError> {
+    spec.validate()?;
+    let want = spec.tile_bytes();
+    if interleaved_le.len() != want {
+        return Err(CogError::Usage(format!(
+            "a 256x256 {} tile with {} samples is {want} bytes, got {}",
+            spec.dtype,
+            spec.samples(),
+            interleaved_le.len()
+        )));
+    }
+    let (samples, size) = (usize::from(spec.samples()), spec.dtype.size());
+    let row = TS * samples * size;
+    let pred = spec.effective_predictor();
+    if pred == Predictor::None {
+        return codec::compress(spec.compression, interleaved_le);
+    }
+    let mut buf = interleaved_le.to_vec();
+    match pred {
+        Predictor::Horizontal => predictor::horizontal(&mut buf, row, samples, size, true),
+        Predictor::FloatingPoint => predictor::floating_point(&mut buf, row, samples, size, true),
+        Predictor::None => {}
+    }
+    codec::compress(spec.compression, &buf)
+}
+
+/// The order tile data is stored in: coarsest level first (the last overview), full
+/// resolution last, row-major within each level. Entries are `(level, row * cols + col)`.
+pub fn data_order(spec: &CogSpec) -> Vec<(usize, usize)> {
+    let levels = usize::from(spec.levels.min(MAX_LEVELS_PER_COG));
+    (0..levels)
+        .rev()
+        .flat_map(|level| {
+            let n = spec.tiles_per_side(level) as usize;
+            (0..n * n).map(move |i| (level, i))
+        })
+        .collect()
+}
+
+// TIFF tags written, by number.
+const NEW_SUBFILE_TYPE: u16 = 254;
+const IMAGE_WIDTH: u16 = 256;
+const IMAGE_LENGTH: u16 = 257;
+const BITS_PER_SAMPLE: u16 = 258;
+const COMPRESSION: u16 = 259;
+const PHOTOMETRIC: u16 = 262;
+const SAMPLES_PER_PIXEL: u16 = 277;
+const PLANAR_CONFIGURATION: u16 = 284;
+const PREDICTOR: u16 = 317;
+const TILE_WIDTH: u16 = 322;
+const TILE_LENGTH: u16 = 323;
+const TILE_OFFSETS: u16 = 324;
+const TILE_BYTE_COUNTS: u16 = 325;
+const EXTRA_SAMPLES: u16 = 338;
+const SAMPLE_FORMAT: u16 = 339;
+const MODEL_PIXEL_SCALE: u16 = 33550;
+const MODEL_TIEPOINT: u16 = 33922;
+const GEO_KEY_DIRECTORY: u16 = 34735;
+const GEO_ASCII_PARAMS: u16 = 34737;
+const GDAL_NODATA: u16 = 42113;
+
+const CITATION: &str = "WGS 84 / Pseudo-Mercator";
+
+/// Builds the header: file header and every IFD with its arrays, in the COG order GDAL's and
+/// rio-cogeo's validators require. `tile_sizes[level][row * cols + col]` is each encoded
+/// tile's byte length, 0 for a sparse (absent) tile. BigTIFF is used only when the file
+/// would pass 4 GiB.
+pub fn header(spec: &CogSpec, tile_sizes: &[Vec<u64>]) -> Result<Vec<u8>, CogError> {
+    spec.validate()?;
+    let levels = usize::from(spec.levels);
+    if tile_sizes.len() != levels {
+        return Err(CogError::Usage(format!(
+            "tile_sizes has {} levels, the spec {levels}",
+            tile_sizes.len()
+        )));
+    }
+    for (level, sizes) in tile_sizes.iter().enumerate() {
+        let n = spec.tiles_per_side(level) as usize;
+        if sizes.len() != n * n {
+            return Err(CogError::Usage(format!(
+                "level {level} needs {} tile sizes, got {}",
+                n * n,
+                sizes.len()
+            )));
+        }
+    }
+    let data_len = tile_sizes
+        .iter()
+        .flatten()
+        .try_fold(0u64, |acc, s| acc.checked_add(*s))
+        .ok_or_else(|| CogError::Usage("tile sizes overflow u64".into()))?;
+    // Sizing pass: the header's length depends only on tag counts, not on offset values.
+    let zeros: Vec<Vec<u64>> = tile_sizes.iter().map(|s| vec![0; s.len()]).collect();
+    let classic_len =
+        ifd::serialize(&ifd_entries(spec, &zeros, tile_sizes, false), false).len() as u64;
+    let big = classic_len.saturating_add(data_len) > u64::from(u32::MAX);
+    let header_len = if big {
+        ifd::serialize(&ifd_entries(spec, &zeros, tile_sizes, true), true).len() as u64
+    } else {
+        classic_len
+    };
+    let mut offsets = zeros;
+    let mut at = header_len;
+    for (level, i) in data_order(spec) {
+        let size = tile_sizes[level][i];
+        if size > 0 {
+            offsets[level][i] = at;
+            at = at
+                .checked_add(size)
+                .ok_or_else(|| CogError::Usage("file size overflows u64".into()))?;
+        }
+    }
+    let out = ifd::serialize(&ifd_entries(spec, &offsets, tile_sizes, big), big);
+    debug_assert_eq!(out.len() as u64, header_len);
+    Ok(out)
+}
+
+fn ifd_entries(
+    spec: &CogSpec,
+    offsets: &[Vec<u64>],
+    sizes: &[Vec<u64>],
+    big: bool,
+) -> Vec<Vec<Entry>> {
+    let samples = usize::from(spec.samples());
+    let per_sample = |v: u16| Value::Short(vec![v; samples]);
+    let offset_array = |v: &[u64]| {
+        if big {
+            Value::Long8(v.to_vec())
+        } else {
+            Value::Long(v.iter().map(|x| *x as u32).collect())
+        }
+    };
+    // Samples beyond the photometric's colour channels are "extra": unspecified data bands,
+    // then the alpha.
+    let colour = if spec.photometric == Photometric::Rgb {
+        3
+    } else {
+        1
+    };
+    let mut extra = vec![0u16; usize::from(spec.bands).saturating_sub(colour)];
+    if spec.alpha {
+        extra.push(2);
+    }
+    let nodata = spec.nodata.map(gdal_nodata_string);
+    (0..usize::from(spec.levels))
+        .map(|level| {
+            let side = spec.tiles_per_side(level) * TILE_SIZE;
+            let mut e = vec![
+                Entry::new(IMAGE_WIDTH, Value::Long(vec![side])),
+                Entry::new(IMAGE_LENGTH, Value::Long(vec![side])),
+                Entry::new(BITS_PER_SAMPLE, per_sample(spec.dtype.bits())),
+                Entry::new(
+                    COMPRESSION,
+                    Value::Short(vec![spec.compression.tiff_code()]),
+                ),
+                Entry::new(
+                    PHOTOMETRIC,
+                    Value::Short(vec![spec.photometric.tiff_code()]),
+                ),
+                Entry::new(SAMPLES_PER_PIXEL, Value::Short(vec![spec.samples()])),
+                Entry::new(PLANAR_CONFIGURATION, Value::Short(vec![1])),
+                Entry::new(TILE_WIDTH, Value::Short(vec![TILE_SIZE as u16])),
+                Entry::new(TILE_LENGTH, Value::Short(vec![TILE_SIZE as u16])),
+                Entry::new(TILE_OFFSETS, offset_array(&offsets[level])),
+                Entry::new(TILE_BYTE_COUNTS, offset_array(&sizes[level])),
+                Entry::new(SAMPLE_FORMAT, per_sample(spec.dtype.tiff_sample_format())),
+            ];
+            if level > 0 {
+                // Reduced-resolution version of IFD 0.
+                e.push(Entry::new(NEW_SUBFILE_TYPE, Value::Long(vec![1])));
+            }
+            let pred = spec.effective_predictor();
+            if pred != Predictor::None {
+                e.push(Entry::new(PREDICTOR, Value::Short(vec![pred.tiff_code()])));
+            }
+            if !extra.is_empty() {
+                e.push(Entry::new(EXTRA_SAMPLES, Value::Short(extra.clone())));
+            }
+            // On every IFD so an overview read on its own still knows its nodata.
+            if let Some(nd) = &nodata {
+                e.push(Entry::new(GDAL_NODATA, Value::Ascii(nd.clone())));
+            }
+            if level == 0 {
+                e.extend(georeferencing(spec));
+            }
+            e
+        })
+        .collect()
+}
+
+/// GeoTIFF tags for IFD 0 (overviews inherit georeferencing from it): EPSG:3857,
+/// PixelIsArea, the anchor tile's top-left corner and the full-resolution pixel size.
+fn georeferencing(spec: &CogSpec) -> Vec<Entry> {
+    let b = mercator::tile_bounds(spec.anchor);
+    let res = mercator::resolution(spec.full_zoom());
+    let citation = format!("{CITATION}|");
+    #[rustfmt::skip]
+    let keys = vec![
+        1, 1, 0, 4, // directory version 1, revision 1.0, 4 keys
+        1024, 0, 1, 1, // GTModelTypeGeoKey = ModelTypeProjected
+        1025, 0, 1, 1, // GTRasterTypeGeoKey = RasterPixelIsArea
+        1026, GEO_ASCII_PARAMS, citation.len() as u16, 0, // GTCitationGeoKey
+        3072, 0, 1, 3857, // ProjectedCSTypeGeoKey = EPSG:3857
+    ];
+    vec![
+        Entry::new(MODEL_PIXEL_SCALE, Value::Double(vec![res, res, 0.0])),
+        Entry::new(
+            MODEL_TIEPOINT,
+            Value::Double(vec![0.0, 0.0, 0.0, b.min_x, b.max_y, 0.0]),
+        ),
+        Entry::new(GEO_KEY_DIRECTORY, Value::Short(keys)),
+        Entry::new(GEO_ASCII_PARAMS, Value::Ascii(citation)),
+    ]
+}
+
+/// Formats nodata like GDAL's GTiff driver: `nan`, `inf`, integers without a fraction, and
+/// other values with enough digits to round-trip.
+pub fn gdal_nodata_string(v: f64) -> String {
+    if v.is_nan() {
+        "nan".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "inf".into() } else { "-inf".into() }
+    } else if v.fract() == 0.0 && v.abs() < 9.007_199_254_740_992e15 {
+        // Exactly an integer below 2^53: the cast is exact.
+        format!("{}", v as i64)
+    } else {
+        // `{:?}` is Rust's shortest round-trip form, with an exponent for huge or tiny values
+        // ("-3.4028234663852886e38"), which C's strtod (GDAL's parser) accepts.
+        format!("{v:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,119 @@
+//! Unit tests of the writer's API (the byte-level checks are in tests/roundtrip.rs).
+
+use super::*;
+
+fn spec(levels: u8, dtype: DataType, compression: Compression) -> CogSpec {
+    CogSpec {
+        anchor: TileCoord::new(9, 300, 200),
+        levels,
+        dtype,
+        bands: 1,
+        alpha: false,
+        photometric: Photometric::MinIsBlack,
+        compression,
+        predictor: default_predictor(dtype),
+        nodata: Some(-9999.0),
+    }
+}
+
+#[test]
+fn spec_geometry() {
+    let s = spec(8, DataType::Uint8, Compression::Deflate);
+    assert_eq!(s.full_zoom(), 16);
+    assert_eq!(s.tiles_per_side(0), 128);
+    assert_eq!(s.tiles_per_side(7), 1);
+    assert_eq!(s.tiles_per_side(8), 0);
+    assert_eq!(data_order(&s).len(), 21845);
+    assert_eq!(data_order(&s).first(), Some(&(7, 0)));
+    assert_eq!(data_order(&s).last(), Some(&(0, 128 * 128 - 1)));
+    assert_eq!(s.tile_at(7, 0), Some(s.anchor));
+    assert_eq!(
+        s.tile_at(0, 129),
+        Some(TileCoord::new(16, 300 * 128 + 1, 200 * 128 + 1))
+    );
+    assert_eq!(s.tile_at(1, 64 * 64), None);
+    assert_eq!(s.zoom_of_level(8), None);
+}
+
+#[test]
+fn full_cog_header_is_small() {
+    // 8 levels = (4^8 - 1) / 3 = 21845 tiles: 8 bytes each in classic TIFF.
+    let s = spec(8, DataType::Float32, Compression::Zstd);
+    let sizes: Vec<Vec<u64>> = (0..8)
+        .map(|l| vec![150_000; (s.tiles_per_side(l) as usize).pow(2)])
+        .collect();
+    let h = header(&s, &sizes).unwrap_or_default();
+    assert!(h.len() > 21845 * 8, "{}", h.len());
+    assert!(h.len() < 180_000, "header of {} bytes", h.len());
+    assert_eq!(&h[..4], b"II*\0", "3.3 GB of tiles still fits classic TIFF");
+}
+
+#[test]
+fn bigtiff_past_4_gib() {
+    let s = spec(2, DataType::Float64, Compression::None);
+    let sizes = vec![vec![1u64 << 30; 4], vec![1 << 20]];
+    let h = header(&s, &sizes).unwrap_or_default();
+    assert_eq!(&h[..4], &[b'I', b'I', 43, 0]);
+    assert_eq!(
+        u64::from_le_bytes(h[8..16].try_into().unwrap_or_default()),
+        16
+    );
+}
+
+#[test]
+fn usage_errors() {
+    let s = spec(3, DataType::Uint16, Compression::Lzw);
+    assert!(matches!(encode_tile(&s, &[0; 10]), Err(CogError::Usage(_))));
+    assert!(matches!(
+        header(&s, &[vec![0; 16]]),
+        Err(CogError::Usage(_))
+    ));
+    assert!(matches!(
+        header(&s, &[vec![0; 16], vec![0; 4], vec![0; 2]]),
+        Err(CogError::Usage(_))
+    ));
+    let bad = CogSpec {
+        predictor: Predictor::FloatingPoint,
+        ..s.clone()
+    };
+    assert!(matches!(bad.validate(), Err(CogError::Usage(_))));
+    let bad = CogSpec {
+        levels: 9,
+        ..s.clone()
+    };
+    assert!(matches!(bad.validate(), Err(CogError::Usage(_))));
+    let bad = CogSpec {
+        photometric: Photometric::Rgb,
+        ..s.clone()
+    };
+    assert!(matches!(bad.validate(), Err(CogError::Usage(_))));
+    let bad = CogSpec {
+        anchor: TileCoord::new(2, 4, 0),
+        ..s
+    };
+    assert!(matches!(bad.validate(), Err(CogError::Usage(_))));
+}
+
+#[test]
+fn names_parse() {
+    for c in Compression::ALL {
+        assert_eq!(c.name().parse::<Compression>(), Ok(c));
+        assert_eq!(serde_json::to_string(&c).ok(), Some(format!("\"{c}\"")));
+    }
+    assert_eq!("ZSTD".parse::<Compression>(), Ok(Compression::Zstd));
+    assert!("jpeg".parse::<Compression>().is_err());
+}
+
+#[test]
+fn nodata_strings() {
+    assert_eq!(gdal_nodata_string(f64::NAN), "nan");
+    assert_eq!(gdal_nodata_string(-9999.0), "-9999");
+    assert_eq!(gdal_nodata_string(0.0), "0");
+    assert_eq!(gdal_nodata_string(-2147483648.0), "-2147483648");
+    assert_eq!(gdal_nodata_string(0.5), "0.5");
+    assert_eq!(
+        gdal_nodata_string(f64::from(f32::MIN)),
+        "-3.4028234663852886e38"
+    );
+    assert_eq!(gdal_nodata_string(f64::NEG_INFINITY), "-inf");
+}

@@ -1,0 +1,217 @@
+//! `tilefn-ingest`: GeoTIFF → Web Mercator COG pyramid aligned to the XYZ grid, published
+//! to a store with a manifest. See the README for the commands.
+
+mod add;
+mod cogsink;
+mod commands;
+mod fetch;
+mod plan;
+mod publish;
+mod pyramid;
+mod resample;
+mod source;
+mod stats;
+mod store;
+mod warp;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use tilefn_catalog::Datatype;
+use tilefn_cog::write::Compression;
+
+use crate::plan::Snap;
+use crate::resample::Resampling;
+
+/// Everything that can stop a command, sorted by who can fix it: usage errors exit 2, the
+/// rest 1. Each prints as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Source(#[from] source::SourceError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("store: {0}")]
+    Store(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("COG: {0}")]
+    Cog(#[from] tilefn_cog::CogError),
+    #[error("legend: {0}")]
+    Legend(String),
+    #[error("layer {0:?} not found")]
+    NotFound(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+}
+
+#[derive(Parser)]
+#[command(
+    name = "tilefn-ingest",
+    version,
+    about = "Turn GeoTIFFs into Web Mercator COG pyramids aligned to the XYZ tile grid"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct StoreArg {
+    /// Where layers live: a folder (`file:///abs`, a plain path) or `s3://bucket/prefix`
+    /// (credentials and endpoint from the usual AWS_* variables; a custom endpoint serves R2).
+    #[arg(long, default_value = "file://./data/store", env = "TILEFN_STORE")]
+    store: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingest SOURCE (a path, http(s):// URL or s3://bucket/key) as layer ID.
+    Add(AddArgs),
+    /// Print a layer's manifest.
+    Info {
+        id: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// List the layers in the store.
+    List {
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Re-read every object of a layer and check it against the manifest.
+    Validate {
+        id: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Delete a layer: its manifest first (so it stops being served), then its objects.
+    Remove {
+        id: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct AddArgs {
+    pub source: String,
+    #[arg(long)]
+    pub layer: String,
+    #[command(flatten)]
+    store: StoreArg,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long, default_value = "")]
+    pub description: String,
+    #[arg(long, value_enum, default_value = "continuous")]
+    pub datatype: DatatypeArg,
+    /// Override the source's nodata value ("nan" accepted).
+    #[arg(long, allow_hyphen_values = true)]
+    pub nodata: Option<String>,
+    /// Override the source's CRS with this EPSG code.
+    #[arg(long)]
+    pub srid: Option<u32>,
+    #[arg(long)]
+    pub max_zoom: Option<u8>,
+    #[arg(long, value_enum, default_value = "higher")]
+    pub snap: Snap,
+    /// Build only the max-zoom COG group (each COG keeps its internal overviews).
+    #[arg(long)]
+    pub no_pyramid: bool,
+    /// Default: bilinear for continuous data, nearest for the rest.
+    #[arg(long, value_enum)]
+    pub resampling: Option<Resampling>,
+    /// The layer's default legend (django-raster legend JSON), stored in the manifest.
+    #[arg(long)]
+    pub legend: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "deflate")]
+    pub compress: CompressArg,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum DatatypeArg {
+    Continuous,
+    Categorical,
+    Mask,
+    RankOrdered,
+}
+
+impl From<DatatypeArg> for Datatype {
+    fn from(d: DatatypeArg) -> Datatype {
+        match d {
+            DatatypeArg::Continuous => Datatype::Continuous,
+            DatatypeArg::Categorical => Datatype::Categorical,
+            DatatypeArg::Mask => Datatype::Mask,
+            DatatypeArg::RankOrdered => Datatype::RankOrdered,
+        }
+    }
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum CompressArg {
+    Deflate,
+    Zstd,
+    Lzw,
+    None,
+}
+
+impl From<CompressArg> for Compression {
+    fn from(c: CompressArg) -> Compression {
+        match c {
+            CompressArg::Deflate => Compression::Deflate,
+            CompressArg::Zstd => Compression::Zstd,
+            CompressArg::Lzw => Compression::Lzw,
+            CompressArg::None => Compression::None,
+        }
+    }
+}
+
+fn runtime() -> Result<Arc<tokio::runtime::Runtime>, IngestError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map(Arc::new)
+        .map_err(|e| IngestError::Io(format!("cannot start the I/O runtime: {e}")))
+}
+
+fn run(cli: Cli) -> Result<(), IngestError> {
+    let rt = runtime()?;
+    match cli.command {
+        Command::Add(args) => {
+            let store = store::Store::open(&args.store.store, rt.clone())?;
+            add::add(&args, &store, rt)
+        }
+        Command::Info { id, store } => commands::info(&store::Store::open(&store.store, rt)?, &id),
+        Command::List { store } => commands::list(&store::Store::open(&store.store, rt)?),
+        Command::Validate { id, store } => {
+            commands::validate(&store::Store::open(&store.store, rt)?, &id)
+        }
+        Command::Remove { id, store } => {
+            commands::remove(&store::Store::open(&store.store, rt)?, &id)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, whatever the error: messages from libraries may carry newlines.
+            let msg = e.to_string().replace('\n', " ");
+            eprintln!("error: {msg}");
+            ExitCode::from(if matches!(e, IngestError::Usage(_)) {
+                2
+            } else {
+                1
+            })
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Decides, before any pixel is read, what the layer will be: zoom range, COG grouping, the
+//! stored type and how invalid pixels are marked.
+
+use tilefn_catalog::Datatype;
+use tilefn_cog::write::{CogSpec, Compression, Photometric, Predictor, default_predictor};
+use tilefn_raster::{Bounds, DataType, TileCoord, mercator};
+
+use crate::IngestError;
+use crate::pyramid::spec_for;
+use crate::resample::Resampling;
+use crate::source::{Source, SourceInfo};
+
+/// `--snap`: which zoom to pick when the source's resolution falls between two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Snap {
+    /// The finer zoom: no detail is lost (django-raster's default).
+    Higher,
+    /// The coarser zoom: fewer, smaller tiles.
+    Lower,
+}
+
+pub struct PlanOptions {
+    pub datatype: Datatype,
+    pub max_zoom: Option<u8>,
+    pub snap: Snap,
+    pub no_pyramid: bool,
+    pub resampling: Option<Resampling>,
+    pub compression: Compression,
+}
+
+pub struct Plan {
+    pub footprint: Bounds,
+    pub max_zoom: u8,
+    pub min_zoom: u8,
+    /// Tiles at `min_zoom` that hold data: the roots of the build.
+    pub roots: Vec<TileCoord>,
+    pub dtype: DataType,
+    pub bands: usize,
+    pub nodata: Option<f64>,
+    pub alpha: bool,
+    pub photometric: Photometric,
+    pub compression: Compression,
+    pub predictor: Predictor,
+    pub resampling: Resampling,
+    pub overview_resampling: Resampling,
+}
+
+/// Deepest zoom with a max zoom this far below it still fitting one COG group.
+const GROUP_SPAN: u8 = tilefn_cog::layout::MAX_LEVELS_PER_COG - 1;
+
+impl Plan {
+    pub fn new(source: &Source, o: &PlanOptions) -> Result<Plan, IngestError> {
+        let info: &SourceInfo = source.info();
+        let footprint = source.footprint_3857()?;
+        let max_zoom = match o.max_zoom {
+            Some(z) if z > mercator::MAX_ZOOM => {
+                return Err(IngestError::Usage(format!(
+                    "--max-zoom {z} is deeper than {}",
+                    mercator::MAX_ZOOM
+                )));
+            }
+            Some(z) => z,
+            None => mercator::zoom_for_resolution(
+                source.native_resolution_3857(),
+                o.snap == Snap::Higher,
+            ),
+        };
+        // The deepest zoom at which the whole layer fits in one tile: the pyramid ends there.
+        let fit = (0..=max_zoom)
+            .rev()
+            .find(|z| mercator::tile_range(&footprint, *z).is_some_and(|r| r.count() == 1))
+            .unwrap_or(0);
+        let min_zoom = if o.no_pyramid {
+            max_zoom.saturating_sub(GROUP_SPAN).max(fit)
+        } else {
+            fit
+        };
+        let roots = mercator::tile_range(&footprint, min_zoom)
+            .ok_or(crate::source::SourceError::OutsideWebMercator)?
+            .iter()
+            .collect();
+        let categorical = o.datatype != Datatype::Continuous || info.palette.is_some();
+        let resampling = o.resampling.unwrap_or(if categorical {
+            Resampling::Nearest
+        } else {
+            Resampling::Bilinear
+        });
+        let overview_resampling = match resampling {
+            Resampling::Nearest if categorical => Resampling::Mode,
+            r => r,
+        };
+        let dtype = info.dtype;
+        // Invalid pixels need a marker. A declared nodata value is used as is. Without one,
+        // float layers use NaN (never a real measurement); integer layers get an alpha
+        // sample, because any integer we picked could be a real value.
+        let (nodata, alpha) = match info.nodata {
+            Some(v) => (Some(v), false),
+            None if dtype.is_float() => (Some(f64::NAN), false),
+            None => (None, true),
+        };
+        let photometric = if info.photometric_rgb && info.bands == 3 {
+            Photometric::Rgb
+        } else {
+            Photometric::MinIsBlack
+        };
+        let predictor = if o.compression == Compression::None {
+            Predictor::None
+        } else {
+            default_predictor(dtype)
+        };
+        Ok(Plan {
+            footprint,
+            max_zoom,
+            min_zoom,
+            roots,
+            dtype,
+            bands: info.bands,
+            nodata,
+            alpha,
+            photometric,
+            compression: o.compression,
+            predictor,
+            resampling,
+            overview_resampling,
+        })
+    }
+
+    pub fn cog_spec(&self, anchor: TileCoord, levels: u8) -> CogSpec {
+        spec_for(self, anchor, levels)
+    }
+
+    /// Max-zoom tiles the footprint's bounding box touches: the progress bar's total.
+    pub fn max_zoom_tiles(&self) -> u64 {
+        mercator::tile_range(&self.footprint, self.max_zoom).map_or(0, |r| r.count())
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what the tests need, then runs every
+# check. Safe to rerun; installs are skipped when already present at the pinned versions.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "toolchain and test tools"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+rustup target add wasm32-unknown-unknown >/dev/null
+bash scripts/install-tools.sh
+bash scripts/python-env.sh >/dev/null
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "wasm32 check (crates the Worker and the browser use)"
+cargo check --quiet --target wasm32-unknown-unknown -p tilefn-raster -p tilefn-cog -p tilefn-catalog
+cargo check --quiet --target wasm32-unknown-unknown -p tilefn-storage --no-default-features
+
+step "tests"
+cargo test --workspace --quiet 2>&1 | tee target/test-output.txt

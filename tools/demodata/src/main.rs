@@ -1,0 +1,154 @@
+//! `tilefn-demodata`: deterministic demo and benchmark GeoTIFFs, made from seeded noise so
+//! tests and benchmarks need no downloads and get the same bytes on every machine.
+//!
+//! ```text
+//! tilefn-demodata dem --size 8192 --out dem.tif            float32 DEM, EPSG:32633, nodata -9999
+//! tilefn-demodata multispectral --size 2048 --out ms.tif   4 x uint16 B/G/R/NIR, EPSG:4326, nodata 0
+//! tilefn-demodata landcover --size 2048 --out lc.tif       uint8 classes 1..8, EPSG:32633, nodata 0
+//! tilefn-demodata rgb --size 8192 --out rgb.tif            3 x uint8 RGB, EPSG:4326
+//! tilefn-demodata all --out-dir demo [--size 2048]         all four
+//! ```
+
+mod geotiff;
+mod noise;
+mod scenes;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+
+use geotiff::{Encoding, Scene};
+
+#[derive(Parser)]
+#[command(
+    name = "tilefn-demodata",
+    version,
+    about = "Deterministic demo and benchmark GeoTIFFs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Float32 DEM (metres), UTM 33N (EPSG:32633), 30 m pixels in the eastern Alps, nodata -9999.
+    Dem(One),
+    /// 4-band uint16 blue/green/red/NIR reflectance x 10000, EPSG:4326, nodata 0.
+    Multispectral(One),
+    /// Uint8 land-cover classes 1..8, EPSG:32633, nodata 0.
+    Landcover(One),
+    /// 3-band uint8 RGB orthophoto, EPSG:4326, no nodata (the ingest benchmark input).
+    Rgb(One),
+    /// The whole demo set: dem.tif, multispectral.tif, landcover.tif and rgb.tif.
+    All {
+        #[arg(long)]
+        out_dir: PathBuf,
+        #[arg(long, default_value_t = 2048)]
+        size: u32,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Args)]
+struct One {
+    /// Width and height in pixels.
+    #[arg(long)]
+    size: u32,
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args, Clone, Copy)]
+struct Common {
+    /// Changes every scene while keeping it deterministic.
+    #[arg(long, default_value_t = 20_240_601)]
+    seed: u64,
+    /// zlib level for DEFLATE strips (0-9); 6 matches GDAL's default.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u8).range(0..=9))]
+    level: u8,
+    /// Write uncompressed strips without a predictor.
+    #[arg(long)]
+    uncompressed: bool,
+}
+
+impl Common {
+    fn encoding(self) -> Encoding {
+        Encoding {
+            deflate_level: (!self.uncompressed).then_some(self.level),
+            predictor: !self.uncompressed,
+            strip_bytes: 256 * 1024,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn scene(kind: &str, size: u32, seed: u64) -> Box<dyn Scene> {
+    match kind {
+        "dem" => Box::new(scenes::Dem { size, seed }),
+        "multispectral" => Box::new(scenes::Multispectral { size, seed }),
+        "landcover" => Box::new(scenes::Landcover { size, seed }),
+        _ => Box::new(scenes::Rgb { size, seed }),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), geotiff::Error> {
+    let (jobs, common): (Vec<(&str, u32, PathBuf)>, Common) = match cli.command {
+        Command::Dem(o) => (vec![("dem", o.size, o.out)], o.common),
+        Command::Multispectral(o) => (vec![("multispectral", o.size, o.out)], o.common),
+        Command::Landcover(o) => (vec![("landcover", o.size, o.out)], o.common),
+        Command::Rgb(o) => (vec![("rgb", o.size, o.out)], o.common),
+        Command::All {
+            out_dir,
+            size,
+            common,
+        } => {
+            std::fs::create_dir_all(&out_dir)?;
+            let jobs = ["dem", "multispectral", "landcover", "rgb"]
+                .into_iter()
+                .map(|k| (k, size, out_dir.join(format!("{k}.tif"))))
+                .collect();
+            (jobs, common)
+        }
+    };
+    for (kind, size, out) in jobs {
+        if size == 0 || size > 65_536 {
+            return Err(format!("--size must be 1..=65536, got {size}").into());
+        }
+        let start = Instant::now();
+        geotiff::write(
+            &out,
+            scene(kind, size, common.seed).as_ref(),
+            &common.encoding(),
+        )
+        .map_err(|e| format!("writing {}: {e}", out.display()))?;
+        println!(
+            "{kind}: {} ({size}x{size}, {} bytes, {:.1} s)",
+            out.display(),
+            file_len(&out),
+            start.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn file_len(p: &Path) -> u64 {
+    std::fs::metadata(p).map_or(0, |m| m.len())
+}
+
+#[cfg(test)]
+mod tests;

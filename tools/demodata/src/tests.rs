@@ -1,0 +1,177 @@
+//! Round trips through the tiff crate's decoder: the encoder side (tags, predictors, deflate)
+//! is hand-rolled, so it is checked against an independent reader here and against GDAL by
+//! `tools/demodata/check_gdal.py`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs::File;
+use std::io::BufReader;
+
+use tiff::decoder::{Decoder, DecodingResult};
+use tiff::tags::Tag;
+
+use crate::geotiff::{self, Encoding, Scene};
+use crate::scenes;
+
+fn enc(compressed: bool, strip_bytes: usize) -> Encoding {
+    Encoding {
+        deflate_level: compressed.then_some(6),
+        predictor: compressed,
+        strip_bytes,
+    }
+}
+
+/// Every row the scene generates, concatenated: what a reader must decode.
+fn expected(scene: &dyn Scene) -> Vec<u8> {
+    let l = scene.layout();
+    let mut all = vec![0u8; l.row_bytes() * l.height as usize];
+    for (y, row) in all.chunks_exact_mut(l.row_bytes()).enumerate() {
+        scene.fill_row(y as u32, row);
+    }
+    all
+}
+
+fn decoded_bytes(r: DecodingResult) -> Vec<u8> {
+    match r {
+        DecodingResult::U8(v) => v,
+        DecodingResult::U16(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+        DecodingResult::F32(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+        _ => panic!("unexpected sample type"),
+    }
+}
+
+fn roundtrip(scene: &dyn Scene, encoding: &Encoding) -> Decoder<BufReader<File>> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.tif");
+    geotiff::write(&path, scene, encoding).unwrap();
+    let mut d = Decoder::new(BufReader::new(File::open(&path).unwrap())).unwrap();
+    let l = scene.layout();
+    assert_eq!(d.dimensions().unwrap(), (l.width, l.height));
+    let got = decoded_bytes(d.read_image().unwrap());
+    assert!(
+        got == expected(scene),
+        "decoded pixels differ from the generated ones"
+    );
+    d
+}
+
+#[test]
+fn every_scene_roundtrips_with_predictor_and_deflate() {
+    // Odd sizes and tiny strips exercise partial last strips and many strips per batch.
+    let scenes: Vec<Box<dyn Scene>> = vec![
+        Box::new(scenes::Dem { size: 67, seed: 1 }),
+        Box::new(scenes::Multispectral { size: 67, seed: 1 }),
+        Box::new(scenes::Landcover { size: 67, seed: 1 }),
+        Box::new(scenes::Rgb { size: 67, seed: 1 }),
+    ];
+    for s in &scenes {
+        roundtrip(s.as_ref(), &enc(true, 1000));
+        roundtrip(s.as_ref(), &enc(false, 1 << 20));
+    }
+}
+
+#[test]
+fn geotiff_tags() {
+    let mut d = roundtrip(&scenes::Dem { size: 40, seed: 5 }, &enc(true, 4096));
+    assert_eq!(
+        d.get_tag_f64_vec(Tag::Unknown(33550)).unwrap(),
+        vec![30.0, 30.0, 0.0]
+    );
+    let tie = d.get_tag_f64_vec(Tag::Unknown(33922)).unwrap();
+    assert_eq!(tie, vec![0.0, 0.0, 0.0, 300_000.0, 5_220_000.0, 0.0]);
+    let keys = d.get_tag_u16_vec(Tag::Unknown(34735)).unwrap();
+    assert_eq!(
+        keys,
+        vec![1, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 1, 3072, 0, 1, 32633]
+    );
+    assert_eq!(
+        d.get_tag_ascii_string(Tag::Unknown(42113)).unwrap(),
+        "-9999"
+    );
+    assert_eq!(d.get_tag_u16_vec(Tag::Predictor).unwrap(), vec![3]);
+
+    let mut d = roundtrip(&scenes::Rgb { size: 40, seed: 5 }, &enc(true, 4096));
+    let keys = d.get_tag_u16_vec(Tag::Unknown(34735)).unwrap();
+    assert_eq!(&keys[12..], &[2048, 0, 1, 4326]);
+    assert!(
+        d.get_tag_ascii_string(Tag::Unknown(42113)).is_err(),
+        "rgb has no nodata"
+    );
+}
+
+#[test]
+fn output_is_deterministic_and_seed_dependent() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, seed: u64| {
+        let p = dir.path().join(name);
+        geotiff::write(&p, &scenes::Landcover { size: 100, seed }, &enc(true, 2048)).unwrap();
+        std::fs::read(p).unwrap()
+    };
+    assert_eq!(write("a.tif", 9), write("b.tif", 9));
+    assert_ne!(write("a.tif", 9), write("c.tif", 10));
+}
+
+#[test]
+fn scenes_have_the_advertised_content() {
+    let size = 256u32;
+    // DEM: alpine elevations plus the nodata lake and corner.
+    let dem = expected(&scenes::Dem {
+        size,
+        seed: 20_240_601,
+    });
+    let z: Vec<f32> = dem
+        .chunks_exact(4)
+        .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let nodata = z.iter().filter(|v| **v == scenes::DEM_NODATA).count();
+    assert!(
+        nodata > z.len() / 100 && nodata < z.len() / 5,
+        "nodata {nodata}"
+    );
+    let valid: Vec<f32> = z
+        .iter()
+        .copied()
+        .filter(|v| *v != scenes::DEM_NODATA)
+        .collect();
+    let (lo, hi) = valid
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+    assert!(
+        lo >= 200.0 && hi <= 4000.0 && hi - lo > 300.0,
+        "range {lo}..{hi}"
+    );
+
+    // Multispectral: vegetation (NDVI > 0.5) and water (NDVI < 0) both present.
+    // 512 px = 0.128°, enough for a few of the ~0.05° lakes.
+    let ms = expected(&scenes::Multispectral {
+        size: 512,
+        seed: 20_240_601,
+    });
+    let px: Vec<[f64; 4]> = ms
+        .chunks_exact(8)
+        .map(|p| std::array::from_fn(|b| f64::from(u16::from_ne_bytes([p[2 * b], p[2 * b + 1]]))))
+        .filter(|p: &[f64; 4]| p[0] > 0.0)
+        .collect();
+    let ndvi = |p: &[f64; 4]| (p[3] - p[2]) / (p[3] + p[2]);
+    let veg = px.iter().filter(|p| ndvi(p) > 0.5).count();
+    let water = px.iter().filter(|p| ndvi(p) < 0.0).count();
+    assert!(
+        veg > px.len() / 20 && water > 0,
+        "veg {veg} water {water} of {}",
+        px.len()
+    );
+
+    // Land cover: several classes and a nodata border.
+    let lc = expected(&scenes::Landcover {
+        size,
+        seed: 20_240_601,
+    });
+    let mut counts = [0usize; 9];
+    for v in &lc {
+        counts[usize::from(*v)] += 1;
+    }
+    assert!(counts[0] > 0, "no nodata");
+    assert!(
+        counts[1..].iter().filter(|c| **c > 0).count() >= 5,
+        "{counts:?}"
+    );
+}
