@@ -154,8 +154,9 @@ fn build_and_publish(
     };
     let version = new_version();
     let prefix = version_prefix(&args.layer, &version);
-    let inverse = invert_geotransform(info.geo.coeffs())
-        .ok_or(IngestError::Source(crate::source::SourceError::NoGeoreference))?;
+    let inverse = invert_geotransform(info.geo.coeffs()).ok_or(IngestError::Source(
+        crate::source::SourceError::NoGeoreference,
+    ))?;
     let warp = WarpContext {
         transformer: Transformer::to_source(&info.crs)?,
         inverse,

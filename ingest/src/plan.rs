@@ -30,6 +30,9 @@ pub struct PlanOptions {
 
 pub struct Plan {
     pub footprint: Bounds,
+    /// The footprint as one box, or two for data crossing the antimeridian: tiles between
+    /// the two halves are never visited.
+    pub parts: Vec<Bounds>,
     pub max_zoom: u8,
     pub min_zoom: u8,
     /// Tiles at `min_zoom` that hold data: the roots of the build.
@@ -52,6 +55,7 @@ impl Plan {
     pub fn new(source: &Source, o: &PlanOptions) -> Result<Plan, IngestError> {
         let info: &SourceInfo = source.info();
         let footprint = source.footprint_3857()?;
+        let parts = source.footprint_parts_3857()?;
         let max_zoom = match o.max_zoom {
             Some(z) if z > mercator::MAX_ZOOM => {
                 return Err(IngestError::Usage(format!(
@@ -75,9 +79,10 @@ impl Plan {
         } else {
             fit
         };
-        let roots = mercator::tile_range(&footprint, min_zoom)
+        let roots: Vec<TileCoord> = mercator::tile_range(&footprint, min_zoom)
             .ok_or(crate::source::SourceError::OutsideWebMercator)?
             .iter()
+            .filter(|t| crate::pyramid::touches(&parts, *t))
             .collect();
         let categorical = o.datatype != Datatype::Continuous || info.palette.is_some();
         let resampling = o.resampling.unwrap_or(if categorical {
@@ -110,6 +115,7 @@ impl Plan {
         };
         Ok(Plan {
             footprint,
+            parts,
             max_zoom,
             min_zoom,
             roots,
@@ -131,6 +137,10 @@ impl Plan {
 
     /// Max-zoom tiles the footprint's bounding box touches: the progress bar's total.
     pub fn max_zoom_tiles(&self) -> u64 {
-        mercator::tile_range(&self.footprint, self.max_zoom).map_or(0, |r| r.count())
+        self.parts
+            .iter()
+            .filter_map(|p| mercator::tile_range(p, self.max_zoom))
+            .map(|r| r.count())
+            .sum()
     }
 }

@@ -87,7 +87,7 @@ impl<'a> Builder<'a> {
     }
 
     fn touches(&self, t: TileCoord) -> bool {
-        touches(&self.plan.footprint, t)
+        touches(&self.plan.parts, t)
     }
 
     fn build(&self, t: TileCoord) -> Result<Option<Block>, IngestError> {
@@ -119,7 +119,11 @@ impl<'a> Builder<'a> {
         {
             self.emit(t, b)?;
         }
-        if self.layout.group_of(t.z).is_some_and(|g| g.anchor_zoom == t.z) {
+        if self
+            .layout
+            .group_of(t.z)
+            .is_some_and(|g| g.anchor_zoom == t.z)
+        {
             self.finish_cog(t)?;
         }
         Ok(block)
@@ -188,8 +192,9 @@ fn poisoned() -> IngestError {
 }
 
 /// Whether tile `t` overlaps the layer's footprint (in EPSG:3857).
-pub fn touches(footprint: &Bounds, t: TileCoord) -> bool {
-    mercator::tile_bounds(t).intersects(footprint)
+pub fn touches(parts: &[Bounds], t: TileCoord) -> bool {
+    let b = mercator::tile_bounds(t);
+    parts.iter().any(|p| b.intersects(p))
 }
 
 /// A COG spec for `anchor` with `levels` levels: the same for every COG of a layer but for

@@ -425,6 +425,12 @@ fn source_mask_alpha_palette_and_crs_details() {
         },
     );
     assert!(matches!(e, Err(SourceError::UnknownEpsg(12345))));
+    let o = OpenOptions {
+        nodata: Some(-9999.0),
+        srid: None,
+    };
+    let e = Source::open(&corpus().join("rasterio__byte.tif"), &o);
+    assert!(matches!(e, Err(SourceError::Unsupported(_))));
     assert!(matches!(
         Source::open(Path::new("/nonexistent/x.tif"), &OpenOptions::default()),
         Err(SourceError::NotFound(_))

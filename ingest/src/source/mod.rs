@@ -91,8 +91,9 @@ pub struct Source {
     info: Arc<SourceInfo>,
 }
 
-fn compression_name(c: u16) -> Option<&'static str> {
-    Some(match c {
+/// `None` for the compressions we decode, else the error naming the one we do not.
+fn unsupported_compression(c: u16) -> Option<SourceError> {
+    let name = match c {
         1 | 5 | 7 | 8 | 32946 | 32773 | 50000 | 50001 => return None,
         2..=4 => "CCITT fax",
         6 => "old-style JPEG",
@@ -100,8 +101,15 @@ fn compression_name(c: u16) -> Option<&'static str> {
         34925 => "LZMA",
         34712 | 33003 | 33005 => "JPEG 2000",
         50002 => "JPEG XL",
-        _ => "this",
-    })
+        _ => {
+            return Some(SourceError::Unsupported(format!(
+                "compression {c} is not supported"
+            )));
+        }
+    };
+    Some(SourceError::Unsupported(format!(
+        "{name} compression ({c}) is not supported"
+    )))
 }
 
 fn data_type(format: u16, bits: u16) -> Result<DataType, SourceError> {
@@ -234,10 +242,8 @@ impl Source {
             .find_tag_unsigned::<u16>(Tag::Compression)
             .map_err(te)?
             .unwrap_or(1);
-        if let Some(name) = compression_name(compression) {
-            return Err(SourceError::Unsupported(format!(
-                "{name} compression ({compression}) is not supported"
-            )));
+        if let Some(e) = unsupported_compression(compression) {
+            return Err(e);
         }
         let dtype = data_type(format, bits)?;
         let predictor = d
