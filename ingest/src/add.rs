@@ -13,7 +13,7 @@ use tilefn_raster::{TILE_SIZE, mercator};
 use crate::plan::{Plan, PlanOptions};
 use crate::publish::{ParseLog, new_version, now_rfc3339, publish, read_manifest};
 use crate::pyramid::Builder;
-use crate::source::{OpenOptions, Source, Transformer};
+use crate::source::{OpenOptions, Source};
 use crate::store::Store;
 use crate::warp::{WarpContext, invert_geotransform};
 use crate::{AddArgs, IngestError, fetch};
@@ -158,7 +158,7 @@ fn build_and_publish(
         crate::source::SourceError::NoGeoreference,
     ))?;
     let warp = WarpContext {
-        transformer: Transformer::to_source(&info.crs)?,
+        transformer: source.transformer()?,
         inverse,
         width: i64::from(info.width),
         height: i64::from(info.height),

@@ -445,11 +445,15 @@ fn user_projected(k: &GeoKeys) -> Result<Crs, SourceError> {
         .or(k.ascii(key::CITATION))
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty() && s != "unnamed")
-        .unwrap_or_else(|| {
-            format!(
+        .unwrap_or_else(|| match proj.strip_prefix("+proj=utm +zone=") {
+            Some(z) if z.ends_with("+south") => {
+                format!("UTM zone {}S", z.trim_end_matches(" +south"))
+            }
+            Some(z) => format!("UTM zone {z}N"),
+            None => format!(
                 "user-defined {}",
                 proj.split_whitespace().next().unwrap_or("")
-            )
+            ),
         });
     Ok(Crs {
         epsg: None,

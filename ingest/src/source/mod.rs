@@ -452,7 +452,6 @@ impl Source {
 
     /// EPSG:3857 → source CRS, with geographic longitudes kept on the raster's side of the
     /// antimeridian.
-    #[allow(dead_code)] // API: prefer over Transformer::to_source for geographic sources
     pub fn transformer(&self) -> Result<Transformer, SourceError> {
         let (w, h) = (f64::from(self.info.width), f64::from(self.info.height));
         let (lon, _) = self.info.geo.apply(w / 2.0, h / 2.0);
