@@ -34,7 +34,7 @@ import numpy as np
 import rasterio
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import Resampling, transform_bounds
-from rasterio.windows import Window, from_bounds
+from rasterio.windows import Window
 
 ORIGIN = 20037508.342789244  # half the EPSG:3857 world width
 WINDOW = 1024
@@ -124,17 +124,14 @@ def compare(store, manifest, group, cogs, source, bands_check):
     nbands = manifest["band_count"]
     alpha = manifest["alpha"]
     nodata = nodata_value(manifest.get("nodata"))
+    band_nodata = [nodata_value(b.get("nodata", manifest.get("nodata"))) for b in manifest["bands"]]
+    band_nodata += [nodata] * (nbands - len(band_nodata))
     band_identical = np.zeros(nbands, dtype=np.int64)
     stats = [{"count": 0, "min": math.inf, "max": -math.inf} for _ in range(nbands)]
     bands_errors = []
     union = 0
 
     with rasterio.open(source) as src:
-        try:
-            footprint = transform_bounds(src.crs, "EPSG:3857", *src.bounds, densify_pts=101)
-        except Exception as e:
-            footprint = None
-            res["notes"].append(f"source footprint: {e}")
         for obj in cogs:
             z, x, y = (int(v) for v in KEY_RE.search(obj["key"]).groups())
             with rasterio.open(os.path.join(store, obj["key"])) as cog:
@@ -149,7 +146,7 @@ def compare(store, manifest, group, cogs, source, bands_check):
                 if len(data_bands) != nbands:
                     res["notes"].append(f"source has {len(data_bands)} data bands, layer {nbands}: values not compared")
                 with gdal:
-                    for win in windows(cog, footprint):
+                    for win in windows(cog, src):
                         ours = cog.read(list(range(1, nbands + 1)), window=win)
                         if alpha:
                             ours_valid = cog.read(nbands + 1, window=win) > 0
@@ -165,7 +162,11 @@ def compare(store, manifest, group, cogs, source, bands_check):
                         union += int((ours_valid | gdal_valid).sum())
                         if bands_check:
                             for b in range(nbands):
+                                # Stats are per band: a band's own nodata value is not a
+                                # sample even where another band makes the pixel valid.
                                 v = ours[b][ours_valid]
+                                if not alpha and band_nodata[b] is not None:
+                                    v = v[~same(v, band_nodata[b])]
                                 v = v[~np.isnan(v)] if v.dtype.kind == "f" else v
                                 if v.size:
                                     s = stats[b]
@@ -199,24 +200,25 @@ def same(a, b):
     return eq
 
 
-def windows(cog, footprint):
-    """1024² windows over the part of the COG that the source can reach (plus a margin), so a
-    COG whose level 0 is 32768² but holds a small raster is not read in full."""
-    full = Window(0, 0, cog.width, cog.height)
-    if footprint is not None:
-        w = from_bounds(*footprint, transform=cog.transform)
-        col0 = max(0, math.floor(w.col_off) - 2)
-        row0 = max(0, math.floor(w.row_off) - 2)
-        col1 = min(cog.width, math.ceil(w.col_off + w.width) + 2)
-        row1 = min(cog.height, math.ceil(w.row_off + w.height) + 2)
-        if col1 <= col0 or row1 <= row0:
-            return
-        full = Window(col0, row0, col1 - col0, row1 - row0)
-    for r in range(int(full.row_off), int(full.row_off + full.height), WINDOW):
-        for c in range(int(full.col_off), int(full.col_off + full.width), WINDOW):
-            h = min(WINDOW, int(full.row_off + full.height) - r)
-            w = min(WINDOW, int(full.col_off + full.width) - c)
-            yield Window(c, r, w, h)
+def windows(cog, src):
+    """1024² windows of the COG that the source can reach, so a COG whose level 0 is 32768²
+    but holds a small raster is not read in full. Each window's bounds are taken into the
+    source CRS (small and on one side of the antimeridian, unlike the whole footprint) and
+    kept if they meet the source's bounds; a window that cannot be transformed is kept."""
+    sb = src.bounds
+    margin_x, margin_y = 2 * abs(src.res[0]), 2 * abs(src.res[1])
+    for r in range(0, cog.height, WINDOW):
+        for c in range(0, cog.width, WINDOW):
+            win = Window(c, r, min(WINDOW, cog.width - c), min(WINDOW, cog.height - r))
+            try:
+                b = transform_bounds("EPSG:3857", src.crs, *rasterio.windows.bounds(win, cog.transform), densify_pts=21)
+            except Exception:
+                yield win
+                continue
+            if not all(math.isfinite(v) for v in b):
+                yield win
+            elif b[0] <= sb.right + margin_x and b[2] >= sb.left - margin_x and b[1] <= sb.top + margin_y and b[3] >= sb.bottom - margin_y:
+                yield win
 
 
 def check_grid(cog, key, bounds, size, errors):
