@@ -6,7 +6,8 @@
 # between machines: rasterio's manylinux wheels bundle their own GDAL (1.4.4 ships GDAL 3.10),
 # which means no system GDAL is needed and every machine gets the same one.
 #
-# Idempotent: a stamp file records the pins; when it matches, nothing is touched (~50 ms).
+# Idempotent: a stamp file records the pins; when it matches, nothing is touched (~5 ms).
+# A cold creation takes ~20 s (wheels: rasterio ~25 MB with GDAL and PROJ inside).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

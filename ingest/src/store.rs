@@ -87,6 +87,9 @@ impl Store {
     ) -> Result<ObjectEntry, IngestError> {
         let path = self.path(key);
         let rt = self.rt.clone();
+        // WriteMultipart spawns part uploads as tasks, so the runtime must be entered while
+        // it is driven from this (rayon) thread, or tokio has no reactor to spawn onto.
+        let _guard = rt.enter();
         let upload = rt
             .block_on(self.inner.put_multipart(&path))
             .map_err(store_err)?;

@@ -13,10 +13,15 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 import numpy as np
 import rasterio
+import rasterio.errors
 from rasterio.enums import Resampling
+
+# Quick-look PNGs carry no georeferencing on purpose.
+warnings.filterwarnings("ignore", category=rasterio.errors.NotGeoreferencedWarning)
 
 EXPECT = {
     "dem.tif": {"crs": "EPSG:32633", "dtype": "float32", "count": 1, "nodata": -9999.0, "res": 30.0},

@@ -9,17 +9,13 @@
 //! tilefn-demodata all --out-dir demo [--size 2048]         all four
 //! ```
 
-mod geotiff;
-mod noise;
-mod scenes;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 
-use geotiff::{Encoding, Scene};
+use tilefn_demodata::{DEFAULT_SEED, Encoding, Kind};
 
 #[derive(Parser)]
 #[command(
@@ -67,7 +63,7 @@ struct One {
 #[derive(Args, Clone, Copy)]
 struct Common {
     /// Changes every scene while keeping it deterministic.
-    #[arg(long, default_value_t = 20_240_601)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
     /// zlib level for DEFLATE strips (0-9); 6 matches GDAL's default.
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u8).range(0..=9))]
@@ -82,7 +78,7 @@ impl Common {
         Encoding {
             deflate_level: (!self.uncompressed).then_some(self.level),
             predictor: !self.uncompressed,
-            strip_bytes: 256 * 1024,
+            ..tilefn_demodata::default_encoding()
         }
     }
 }
@@ -97,30 +93,21 @@ fn main() -> ExitCode {
     }
 }
 
-fn scene(kind: &str, size: u32, seed: u64) -> Box<dyn Scene> {
-    match kind {
-        "dem" => Box::new(scenes::Dem { size, seed }),
-        "multispectral" => Box::new(scenes::Multispectral { size, seed }),
-        "landcover" => Box::new(scenes::Landcover { size, seed }),
-        _ => Box::new(scenes::Rgb { size, seed }),
-    }
-}
-
-fn run(cli: Cli) -> Result<(), geotiff::Error> {
-    let (jobs, common): (Vec<(&str, u32, PathBuf)>, Common) = match cli.command {
-        Command::Dem(o) => (vec![("dem", o.size, o.out)], o.common),
-        Command::Multispectral(o) => (vec![("multispectral", o.size, o.out)], o.common),
-        Command::Landcover(o) => (vec![("landcover", o.size, o.out)], o.common),
-        Command::Rgb(o) => (vec![("rgb", o.size, o.out)], o.common),
+fn run(cli: Cli) -> Result<(), tilefn_demodata::Error> {
+    let (jobs, common): (Vec<(Kind, u32, PathBuf)>, Common) = match cli.command {
+        Command::Dem(o) => (vec![(Kind::Dem, o.size, o.out)], o.common),
+        Command::Multispectral(o) => (vec![(Kind::Multispectral, o.size, o.out)], o.common),
+        Command::Landcover(o) => (vec![(Kind::Landcover, o.size, o.out)], o.common),
+        Command::Rgb(o) => (vec![(Kind::Rgb, o.size, o.out)], o.common),
         Command::All {
             out_dir,
             size,
             common,
         } => {
             std::fs::create_dir_all(&out_dir)?;
-            let jobs = ["dem", "multispectral", "landcover", "rgb"]
+            let jobs = Kind::ALL
                 .into_iter()
-                .map(|k| (k, size, out_dir.join(format!("{k}.tif"))))
+                .map(|k| (k, size, out_dir.join(format!("{}.tif", k.name()))))
                 .collect();
             (jobs, common)
         }
@@ -130,14 +117,12 @@ fn run(cli: Cli) -> Result<(), geotiff::Error> {
             return Err(format!("--size must be 1..=65536, got {size}").into());
         }
         let start = Instant::now();
-        geotiff::write(
-            &out,
-            scene(kind, size, common.seed).as_ref(),
-            &common.encoding(),
-        )
-        .map_err(|e| format!("writing {}: {e}", out.display()))?;
+        let scene = kind.scene(size, common.seed);
+        tilefn_demodata::geotiff::write(&out, scene.as_ref(), &common.encoding())
+            .map_err(|e| format!("writing {}: {e}", out.display()))?;
         println!(
-            "{kind}: {} ({size}x{size}, {} bytes, {:.1} s)",
+            "{}: {} ({size}x{size}, {} bytes, {:.1} s)",
+            kind.name(),
             out.display(),
             file_len(&out),
             start.elapsed().as_secs_f64()
@@ -149,6 +134,3 @@ fn run(cli: Cli) -> Result<(), geotiff::Error> {
 fn file_len(p: &Path) -> u64 {
     std::fs::metadata(p).map_or(0, |m| m.len())
 }
-
-#[cfg(test)]
-mod tests;

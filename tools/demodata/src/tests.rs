@@ -175,3 +175,47 @@ fn scenes_have_the_advertised_content() {
         "{counts:?}"
     );
 }
+
+/// GDAL (the venv's rasterio) must read the demo set with the right CRS, bounds, nodata and
+/// content. Skipped without the venv (scripts/python-env.sh), except under CI=true.
+#[test]
+fn gdal_reads_the_demo_set() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let python = std::path::Path::new(root).join(".venv/bin/python");
+    if !python.exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but .venv is missing: run scripts/python-env.sh"
+        );
+        eprintln!("SKIPPED: no .venv (run scripts/python-env.sh)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let size = 1024;
+    let seed = 20_240_601;
+    let scenes: [(&str, Box<dyn Scene>); 4] = [
+        ("dem", Box::new(scenes::Dem { size, seed })),
+        (
+            "multispectral",
+            Box::new(scenes::Multispectral { size, seed }),
+        ),
+        ("landcover", Box::new(scenes::Landcover { size, seed })),
+        ("rgb", Box::new(scenes::Rgb { size, seed })),
+    ];
+    for (name, scene) in &scenes {
+        let path = dir.path().join(format!("{name}.tif"));
+        geotiff::write(&path, scene.as_ref(), &enc(true, 256 * 1024)).unwrap();
+    }
+    let out = std::process::Command::new(&python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/check_gdal.py"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}");
+    assert!(
+        out.status.success() && stdout.lines().count() == 4,
+        "check_gdal.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,20 @@
+//! Integration tests of the `tilefn-ingest` command line, run against the real binary
+//! (`CARGO_BIN_EXE_tilefn-ingest`) and the TIFF corpus in `../shared/corpus/tiff`.
+//!
+//! One test binary for all of them: each extra binary costs a link of the whole dependency
+//! tree, which on two shared cores is minutes.
+//!
+//! - `corpus`: every corpus file gives its recorded outcome, never a panic or a partial publish.
+//! - `oracle`: max-zoom pixels equal GDAL's exact warp (needs the venv: scripts/python-env.sh).
+//! - `demo`:   generated 1-2k² rasters (tools/demodata) ingest, validate and pass the oracle.
+//! - `kill`:   SIGKILL mid-ingest never leaves the store inconsistent.
+//! - `s3`:     a real S3 round trip against s3s-fs (scripts/install-tools.sh), s3:// and
+//!   http:// sources.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod corpus;
+mod demo;
+mod kill;
+mod oracle;
+mod s3;
+mod util;
