@@ -15,7 +15,7 @@ use crate::publish::{ParseLog, new_version, now_rfc3339, publish, read_manifest}
 use crate::pyramid::Builder;
 use crate::source::{OpenOptions, Source};
 use crate::store::Store;
-use crate::warp::{WarpContext, invert_geotransform};
+use crate::warp::WarpContext;
 use crate::{AddArgs, IngestError, fetch};
 
 /// Legends are small documents; anything bigger is a mistake, not a legend.
@@ -154,9 +154,13 @@ fn build_and_publish(
     };
     let version = new_version();
     let prefix = version_prefix(&args.layer, &version);
-    let inverse = invert_geotransform(info.geo.coeffs()).ok_or(IngestError::Source(
-        crate::source::SourceError::NoGeoreference,
-    ))?;
+    let inverse = info
+        .geo
+        .invert()
+        .map(|g| g.coeffs())
+        .ok_or(IngestError::Source(
+            crate::source::SourceError::NoGeoreference,
+        ))?;
     let warp = WarpContext {
         transformer: source.transformer()?,
         inverse,

@@ -6,7 +6,6 @@ use tilefn_cog::write::{CogSpec, Compression, Photometric, Predictor, default_pr
 use tilefn_raster::{Bounds, DataType, TileCoord, mercator};
 
 use crate::IngestError;
-use crate::pyramid::spec_for;
 use crate::resample::Resampling;
 use crate::source::{Source, SourceInfo};
 
@@ -54,8 +53,13 @@ const GROUP_SPAN: u8 = tilefn_cog::layout::MAX_LEVELS_PER_COG - 1;
 impl Plan {
     pub fn new(source: &Source, o: &PlanOptions) -> Result<Plan, IngestError> {
         let info: &SourceInfo = source.info();
-        let footprint = source.footprint_3857()?;
+        // Projected once: the bounding box is the union of the parts.
         let parts = source.footprint_parts_3857()?;
+        let footprint = parts
+            .iter()
+            .copied()
+            .reduce(|a, b| a.union(&b))
+            .ok_or(crate::source::SourceError::OutsideWebMercator)?;
         let max_zoom = match o.max_zoom {
             Some(z) if z > mercator::MAX_ZOOM => {
                 return Err(IngestError::Usage(format!(
@@ -131,8 +135,20 @@ impl Plan {
         })
     }
 
+    /// The spec of the COG anchored at `anchor` with `levels` levels: every COG of a layer
+    /// shares all but position and depth.
     pub fn cog_spec(&self, anchor: TileCoord, levels: u8) -> CogSpec {
-        spec_for(self, anchor, levels)
+        CogSpec {
+            anchor,
+            levels,
+            dtype: self.dtype,
+            bands: self.bands as u16,
+            alpha: self.alpha,
+            photometric: self.photometric,
+            compression: self.compression,
+            predictor: self.predictor,
+            nodata: self.nodata,
+        }
     }
 
     /// Max-zoom tiles the footprint's bounding box touches: the progress bar's total.

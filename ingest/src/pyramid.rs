@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use indicatif::ProgressBar;
 use tilefn_catalog::ObjectEntry;
 use tilefn_cog::layout::{PyramidLayout, cog_key};
-use tilefn_cog::write::{CogSpec, encode_tile};
+use tilefn_cog::write::encode_tile;
 use tilefn_raster::{Block, Bounds, TileCoord, mercator};
 
 use crate::IngestError;
@@ -155,9 +155,7 @@ impl<'a> Builder<'a> {
                         .layout
                         .group_of(t.z)
                         .ok_or_else(|| IngestError::Io(format!("no group for zoom {}", t.z)))?;
-                    let spec = self
-                        .plan
-                        .cog_spec(place.cog, g.max_zoom - g.anchor_zoom + 1);
+                    let spec = self.plan.cog_spec(place.cog, g.levels());
                     let s = std::sync::Arc::new(CogSink::new(spec)?);
                     sinks.insert(place.cog, s.clone());
                     s
@@ -195,20 +193,4 @@ fn poisoned() -> IngestError {
 pub fn touches(parts: &[Bounds], t: TileCoord) -> bool {
     let b = mercator::tile_bounds(t);
     parts.iter().any(|p| b.intersects(p))
-}
-
-/// A COG spec for `anchor` with `levels` levels: the same for every COG of a layer but for
-/// position and depth.
-pub fn spec_for(plan: &Plan, anchor: TileCoord, levels: u8) -> CogSpec {
-    CogSpec {
-        anchor,
-        levels,
-        dtype: plan.dtype,
-        bands: plan.bands as u16,
-        alpha: plan.alpha,
-        photometric: plan.photometric,
-        compression: plan.compression,
-        predictor: plan.predictor,
-        nodata: plan.nodata,
-    }
 }

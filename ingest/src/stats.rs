@@ -77,24 +77,22 @@ impl Bucketing {
 }
 
 impl BandAcc {
+    /// Welford's online update: one pass and no copy of the tile's values.
     fn push_all(&mut self, vals: impl Iterator<Item = f64>, bucketing: Bucketing) {
-        let (mut n, mut sum) = (0u64, 0.0);
+        let (mut n, mut mean, mut m2) = (0u64, 0.0, 0.0);
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        let mut local: Vec<f64> = Vec::new();
         for v in vals {
             n += 1;
-            sum += v;
+            let d = v - mean;
+            mean += d / n as f64;
+            m2 += d * (v - mean);
             lo = lo.min(v);
             hi = hi.max(v);
-            local.push(v);
             *self.buckets.entry(bucketing.key(v)).or_insert(0) += 1;
         }
-        if n == 0 {
-            return;
+        if n > 0 {
+            self.merge_moments(n, mean, m2, lo, hi);
         }
-        let mean = sum / n as f64;
-        let m2: f64 = local.iter().map(|v| (v - mean) * (v - mean)).sum();
-        self.merge_moments(n, mean, m2, lo, hi);
     }
 
     fn merge_moments(&mut self, n: u64, mean: f64, m2: f64, lo: f64, hi: f64) {

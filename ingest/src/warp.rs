@@ -32,16 +32,6 @@ pub struct WarpContext {
     pub resampling: Resampling,
 }
 
-/// Inverts a GDAL-order affine geotransform; `None` if it is degenerate.
-pub fn invert_geotransform(g: [f64; 6]) -> Option<[f64; 6]> {
-    let det = g[1] * g[5] - g[2] * g[4];
-    if !det.is_finite() || det.abs() < 1e-300 {
-        return None;
-    }
-    let (a, b, c, d) = (g[5] / det, -g[2] / det, -g[4] / det, g[1] / det);
-    Some([-a * g[0] - b * g[3], a, b, -c * g[0] - d * g[3], c, d])
-}
-
 impl WarpContext {
     /// Source pixel coordinates (u = column, v = row, continuous; pixel (c, r) spans
     /// [c, c+1) × [r, r+1)) of every pixel centre of `t`, row-major. NaN where the projection
@@ -431,16 +421,6 @@ fn keys(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn geotransform_inverse() {
-        let g = [500_000.0, 30.0, 0.0, 4_600_000.0, 0.0, -30.0];
-        let inv = invert_geotransform(g).unwrap_or([0.0; 6]);
-        let (x, y) = (500_000.0 + 30.0 * 10.5, 4_600_000.0 - 30.0 * 3.25);
-        assert!((inv[0] + x * inv[1] + y * inv[2] - 10.5).abs() < 1e-9);
-        assert!((inv[3] + x * inv[4] + y * inv[5] - 3.25).abs() < 1e-9);
-        assert!(invert_geotransform([0.0, 0.0, 0.0, 0.0, 0.0, 0.0]).is_none());
-    }
 
     #[test]
     fn cubic_kernel_partitions_unity() {

@@ -471,6 +471,9 @@ impl Source {
     /// The Web Mercator box the source covers, from its outline densely reprojected, with
     /// latitudes clamped to ±85.0511°. A source crossing the antimeridian gets the full
     /// world width here; `footprint_parts_3857` gives the two halves.
+    // The pipeline folds `footprint_parts_3857` itself (one projection); this union is for
+    // ingest/tests/source_corpus.rs, which compares it with GDAL's bounds.
+    #[allow(dead_code)]
     pub fn footprint_3857(&self) -> Result<Bounds, SourceError> {
         let parts = footprint::parts(&self.info)?;
         let first = parts

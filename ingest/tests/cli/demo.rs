@@ -52,10 +52,7 @@ fn demo_rasters_ingest_validate_and_match_gdal() {
             failures.push(format!("{layer}: validate failed: {}", v.describe()));
         }
         if let Some(python) = &python {
-            let problems = oracle::check(python, &store, layer, &src);
-            if !problems.is_empty() {
-                failures.push(format!("{layer}: {}", problems.join("; ")));
-            }
+            oracle::check_into(&mut failures, layer, python, &store, layer, &src);
         }
     }
     assert!(

@@ -45,6 +45,21 @@ pub fn python() -> Option<std::path::PathBuf> {
 
 /// Runs the oracle on layer `layer` of the file store `store` made from `src`, prints its
 /// figures and returns the problems found (empty = all thresholds met).
+/// Runs [`check`] and records any problems under `label`.
+pub fn check_into(
+    failures: &mut Vec<String>,
+    label: &str,
+    python: &Path,
+    store: &Path,
+    layer: &str,
+    src: &Path,
+) {
+    let problems = check(python, store, layer, src);
+    if !problems.is_empty() {
+        failures.push(format!("{label}: {}", problems.join("; ")));
+    }
+}
+
 pub fn check(python: &Path, store: &Path, layer: &str, src: &Path) -> Vec<String> {
     let script = util::repo_root().join("tests/oracle/gdal_oracle.py");
     let out = std::process::Command::new(python)
@@ -138,10 +153,7 @@ fn max_zoom_matches_gdal_exact_warp() {
             failures.push(format!("{file}: ingest failed: {}", o.describe()));
             continue;
         }
-        let problems = check(&python, store.path(), layer, &src);
-        if !problems.is_empty() {
-            failures.push(format!("{file}: {}", problems.join("; ")));
-        }
+        check_into(&mut failures, file, &python, store.path(), layer, &src);
     }
     assert!(
         failures.is_empty(),

@@ -86,6 +86,17 @@ fn ingest(args: &[&str], env: &[(&str, String)]) -> util::Outcome {
     util::run(args, &env, TIMEOUT)
 }
 
+/// Ingests `source` (a path or URL) as `layer` into the local store at `dir` and returns
+/// the published manifest, checked for consistency with the objects on disk.
+fn add_local(source: &str, layer: &str, dir: &Path, env: &[(&str, String)]) -> Manifest {
+    let url = util::store_url(dir);
+    ok(
+        &["add", source, "--layer", layer, "--store", &url, "--quiet"],
+        env,
+    );
+    util::consistent_manifest(dir, layer).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn ok(args: &[&str], env: &[(&str, String)]) -> util::Outcome {
     let o = ingest(args, env);
     assert!(
@@ -153,52 +164,19 @@ fn ingest_from_s3_and_http_sources() {
     // Reference: the same file from a local path.
     let local = tempfile::tempdir().expect("tempdir");
     let local_url = util::store_url(local.path());
-    ok(
-        &[
-            "add",
-            &src.to_string_lossy(),
-            "--layer",
-            "ref",
-            "--store",
-            &local_url,
-            "--quiet",
-        ],
-        &env,
-    );
-    let reference =
-        util::consistent_manifest(local.path(), "ref").unwrap_or_else(|e| panic!("{e}"));
+    let reference = add_local(&src.to_string_lossy(), "ref", local.path(), &env);
 
     // s3:// source: put the file into the bucket's directory, where s3s-fs serves it.
     std::fs::create_dir_all(server.bucket_dir().join("sources")).expect("mkdir");
     std::fs::copy(&src, server.bucket_dir().join("sources").join(SOURCE)).expect("copy source");
     let s3_src = format!("s3://bucket/sources/{SOURCE}");
-    ok(
-        &[
-            "add", &s3_src, "--layer", "from-s3", "--store", &local_url, "--quiet",
-        ],
-        &env,
-    );
-    let from_s3 =
-        util::consistent_manifest(local.path(), "from-s3").unwrap_or_else(|e| panic!("{e}"));
+    let from_s3 = add_local(&s3_src, "from-s3", local.path(), &env);
     same_pyramid(&reference, &from_s3, "s3:// source");
 
     // http:// source, with a server that honours Range.
     let port = serve_file(src.clone());
     let http_src = format!("http://127.0.0.1:{port}/{SOURCE}");
-    ok(
-        &[
-            "add",
-            &http_src,
-            "--layer",
-            "from-http",
-            "--store",
-            &local_url,
-            "--quiet",
-        ],
-        &env,
-    );
-    let from_http =
-        util::consistent_manifest(local.path(), "from-http").unwrap_or_else(|e| panic!("{e}"));
+    let from_http = add_local(&http_src, "from-http", local.path(), &env);
     same_pyramid(&reference, &from_http, "http:// source");
     ok(&["validate", "from-http", "--store", &local_url], &env);
 
