@@ -262,6 +262,7 @@ fn build_and_publish(
         prefix,
         objects,
         legend,
+        external: None,
     };
     let removed = publish(
         store,

@@ -76,6 +76,7 @@ impl Store {
             key: key.to_owned(),
             size,
             etag: r.e_tag.unwrap_or_default(),
+            header_len: None,
         })
     }
 
@@ -111,6 +112,7 @@ impl Store {
             key: key.to_owned(),
             size,
             etag: r.e_tag.unwrap_or_default(),
+            header_len: None,
         })
     }
 

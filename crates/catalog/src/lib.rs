@@ -13,7 +13,7 @@ pub use keys::{
     InvalidLayerId, layer_prefix, manifest_key, parse_log_key, validate_layer_id, version_prefix,
 };
 pub use manifest::{
-    BandInfo, BandStats, Datatype, Histogram, LayerBounds, MANIFEST_FORMAT, Manifest, ObjectEntry,
+    BandInfo, BandStats, Datatype, ExternalCog, ExternalLevel, Histogram, LayerBounds, MANIFEST_FORMAT, Manifest, ObjectEntry,
     SourceInfo,
 };
 pub use nodata::nodata_serde;

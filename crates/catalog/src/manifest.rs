@@ -65,6 +65,33 @@ pub struct Manifest {
     /// The layer's default legend, as given to `--legend` (or built from a palette).
     #[serde(default)]
     pub legend: Option<serde_json::Value>,
+    /// Set by `tilefn-ingest register`: the layer is one existing web-optimized COG, not our
+    /// pyramid. `groups` and `objects` are then empty and tiles are read through this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalCog>,
+}
+
+/// A registered web-optimized COG (GDAL COG driver / `rio cogeo --web-optimized`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalCog {
+    /// A key in the same store, or an absolute `http(s)://` URL.
+    pub url: String,
+    pub size: u64,
+    pub etag: String,
+    /// Bytes from 0 that hold every IFD (one read opens the header).
+    pub header_len: u64,
+    /// One entry per image IFD, full resolution first.
+    pub levels: Vec<ExternalLevel>,
+}
+
+/// Where one IFD sits in the XYZ grid: XYZ tile `(x, y)` at `zoom` is internal tile
+/// `(x - col_offset, y - row_offset)` of IFD `ifd`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalLevel {
+    pub ifd: usize,
+    pub zoom: u8,
+    pub col_offset: u32,
+    pub row_offset: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,6 +150,10 @@ pub struct ObjectEntry {
     pub key: String,
     pub size: u64,
     pub etag: String,
+    /// Bytes from 0 that hold every IFD of this COG, so the tile service opens the header
+    /// with one exact read. Absent in manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_len: Option<u64>,
 }
 
 impl Manifest {

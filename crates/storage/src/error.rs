@@ -81,6 +81,17 @@ pub enum StorageError {
         message: String,
     },
 
+    /// A whole-object read was refused because the object is larger than the caller allows.
+    #[error("object {key} is {len} bytes, more than the {max} allowed")]
+    TooLarge {
+        /// The object's key or path.
+        key: String,
+        /// The object's size.
+        len: u64,
+        /// The caller's limit.
+        max: u64,
+    },
+
     /// A storage URL could not be understood or is of an unsupported kind.
     #[error("invalid storage url {url:?}: {reason}")]
     InvalidUrl {

@@ -26,6 +26,7 @@
 
 #![warn(missing_docs)]
 
+mod bucket;
 mod coalesce;
 mod counting;
 mod error;
@@ -47,6 +48,7 @@ pub mod url_store;
 #[cfg(all(test, feature = "native", not(target_arch = "wasm32")))]
 mod http_tests;
 
+pub use bucket::{Bucket, Fetched, child_dirs};
 pub use coalesce::{Coalescing, DEFAULT_COALESCE_GAP, coalesce_ranges};
 pub use counting::{Counting, ReadStats};
 pub use error::StorageError;

@@ -1,0 +1,1 @@
+//! django-raster raster algebra (skeleton; see docs/contracts-edge.md).

@@ -1,0 +1,1 @@
+//! Rendering (skeleton; see docs/contracts-edge.md).

@@ -1,0 +1,2 @@
+//! tilefn-serve (skeleton).
+fn main() {}

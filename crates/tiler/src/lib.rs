@@ -1,0 +1,1 @@
+//! The tile service (skeleton; see docs/contracts-edge.md).
