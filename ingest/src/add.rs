@@ -10,6 +10,7 @@ use tilefn_catalog::{
 };
 use tilefn_raster::{TILE_SIZE, mercator};
 
+use crate::legend::load_legend;
 use crate::plan::{Plan, PlanOptions};
 use crate::publish::{ParseLog, new_version, now_rfc3339, publish, read_manifest};
 use crate::pyramid::Builder;
@@ -17,9 +18,6 @@ use crate::source::{OpenOptions, Source};
 use crate::store::Store;
 use crate::warp::WarpContext;
 use crate::{AddArgs, IngestError, fetch};
-
-/// Legends are small documents; anything bigger is a mistake, not a legend.
-const MAX_LEGEND_BYTES: u64 = 1024 * 1024;
 
 pub fn add(
     args: &AddArgs,
@@ -73,28 +71,6 @@ fn parse_nodata(s: &str) -> Result<f64, IngestError> {
             .parse()
             .map_err(|_| IngestError::Usage(format!("--nodata {s:?} is not a number"))),
     }
-}
-
-fn load_legend(path: &std::path::Path) -> Result<serde_json::Value, IngestError> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| IngestError::Legend(format!("{}: {e}", path.display())))?;
-    if meta.len() > MAX_LEGEND_BYTES {
-        return Err(IngestError::Legend(format!(
-            "{} is larger than 1 MiB",
-            path.display()
-        )));
-    }
-    let bytes =
-        std::fs::read(path).map_err(|e| IngestError::Legend(format!("{}: {e}", path.display())))?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| IngestError::Legend(format!("{} is not JSON: {e}", path.display())))?;
-    if !(v.is_array() || v.is_object()) {
-        return Err(IngestError::Legend(format!(
-            "{}: a legend is a JSON list of entries or an object",
-            path.display()
-        )));
-    }
-    Ok(v)
 }
 
 fn build_and_publish(

@@ -88,7 +88,8 @@ impl CogSink {
             .collect();
         let head = header(&self.spec, &sizes)?;
         let order = data_order(&self.spec);
-        store.put_streamed(key, |emit| {
+        let header_len = head.len() as u64;
+        let mut entry = store.put_streamed(key, |emit| {
             emit(&head)?;
             let mut buf = Vec::new();
             for (level, i) in order {
@@ -106,6 +107,8 @@ impl CogSink {
                 emit(&buf)?;
             }
             Ok(())
-        })
+        })?;
+        entry.header_len = Some(header_len);
+        Ok(entry)
     }
 }

@@ -5,9 +5,11 @@ mod add;
 mod cogsink;
 mod commands;
 mod fetch;
+mod legend;
 mod plan;
 mod publish;
 mod pyramid;
+mod register;
 mod resample;
 mod source;
 mod stats;
@@ -93,6 +95,40 @@ enum Command {
         #[command(flatten)]
         store: StoreArg,
     },
+    /// Serve an existing web-optimized COG (a key in the store, or an http(s) URL) as layer
+    /// ID without re-ingesting it: writes only a manifest.
+    Register(RegisterArgs),
+    /// Named legends for `?legend=NAME` (stored as legends/NAME.json).
+    #[command(subcommand)]
+    Legend(LegendCommand),
+}
+
+#[derive(Subcommand)]
+enum LegendCommand {
+    /// Store FILE (django-raster legend JSON) as legend NAME, replacing any previous one.
+    Put {
+        name: String,
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Print legend NAME.
+    Get {
+        name: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// List the stored legends.
+    List {
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Delete legend NAME.
+    Remove {
+        name: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
 }
 
 #[derive(clap::Args)]
@@ -132,6 +168,26 @@ pub struct AddArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(clap::Args)]
+pub struct RegisterArgs {
+    /// A key of the store (upload the file there first) or an http(s):// URL that answers
+    /// range requests.
+    pub url: String,
+    #[arg(long)]
+    pub layer: String,
+    #[command(flatten)]
+    store: StoreArg,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long, default_value = "")]
+    pub description: String,
+    #[arg(long, value_enum, default_value = "continuous")]
+    pub datatype: DatatypeArg,
+    /// The layer's default legend (django-raster legend JSON), stored in the manifest.
+    #[arg(long)]
+    pub legend: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -196,6 +252,21 @@ fn run(cli: Cli) -> Result<(), IngestError> {
         Command::Remove { id, store } => {
             commands::remove(&store::Store::open(&store.store, rt)?, &id)
         }
+        Command::Register(args) => {
+            register::register(&args, &store::Store::open(&args.store.store, rt)?)
+        }
+        Command::Legend(cmd) => match cmd {
+            LegendCommand::Put { name, file, store } => {
+                legend::put(&store::Store::open(&store.store, rt)?, &name, &file)
+            }
+            LegendCommand::Get { name, store } => {
+                legend::get(&store::Store::open(&store.store, rt)?, &name)
+            }
+            LegendCommand::List { store } => legend::list(&store::Store::open(&store.store, rt)?),
+            LegendCommand::Remove { name, store } => {
+                legend::remove(&store::Store::open(&store.store, rt)?, &name)
+            }
+        },
     }
 }
 

@@ -9,7 +9,7 @@
 
 use std::time::SystemTime;
 
-use tilefn_catalog::{Manifest, layer_prefix, manifest_key, parse_log_key};
+use tilefn_catalog::{Manifest, layer_prefix, manifest_key, parse_log_key, version_manifest_key};
 
 use crate::IngestError;
 use crate::store::Store;
@@ -47,7 +47,10 @@ pub fn read_manifest(store: &Store, id: &str) -> Result<Option<Manifest>, Ingest
 /// Makes `m` the served version, then removes versions that are neither it nor the one it
 /// replaces (kept so that clients holding the previous version's URLs finish cleanly).
 pub fn publish(store: &Store, m: &Manifest, previous: Option<&str>) -> Result<usize, IngestError> {
-    store.put(&manifest_key(&m.id), m.to_json_pretty())?;
+    let json = m.to_json_pretty();
+    // The pinned copy first: once the live manifest names a version, `?v=` can find it.
+    store.put(&version_manifest_key(&m.id, &m.version), json.clone())?;
+    store.put(&manifest_key(&m.id), json)?;
     let versions_dir = format!("{}v/", layer_prefix(&m.id));
     let mut removed = 0;
     for v in store.list_dirs(&versions_dir)? {

@@ -7,7 +7,7 @@
 //! f64 (sign, exponent and 12 mantissa bits: 1/4096 relative precision). Percentiles are
 //! therefore exact for small integer types and within 0.025% for the rest.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use tilefn_catalog::{BandStats, Histogram};
 use tilefn_raster::{Block, DataType};
@@ -23,7 +23,8 @@ pub struct BandAcc {
     m2: f64,
     min: f64,
     max: f64,
-    buckets: HashMap<i64, u64>,
+    // Fx, not SipHash: keys are our own bucket numbers, and this map is hit per pixel.
+    buckets: FxHashMap<i64, u64>,
 }
 
 /// How values map to buckets for one layer.
@@ -77,22 +78,35 @@ impl Bucketing {
 }
 
 impl BandAcc {
-    /// Welford's online update: one pass and no copy of the tile's values.
-    fn push_all(&mut self, vals: impl Iterator<Item = f64>, bucketing: Bucketing) {
-        let (mut n, mut mean, mut m2) = (0u64, 0.0, 0.0);
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for v in vals {
-            n += 1;
-            let d = v - mean;
-            mean += d / n as f64;
-            m2 += d * (v - mean);
+    /// Adds one tile's values: two passes over the slice (mean, then squared deviations) give
+    /// exact moments without the per-value division of Welford's update, and consecutive
+    /// equal bucket keys (smooth data: most neighbours share one) are counted as one run, so
+    /// the map is touched per run rather than per pixel.
+    fn push_all(&mut self, vals: &[f64], bucketing: Bucketing) {
+        if vals.is_empty() {
+            return;
+        }
+        let n = vals.len() as u64;
+        let (mut sum, mut lo, mut hi) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
+        for &v in vals {
+            sum += v;
             lo = lo.min(v);
             hi = hi.max(v);
-            *self.buckets.entry(bucketing.key(v)).or_insert(0) += 1;
         }
-        if n > 0 {
-            self.merge_moments(n, mean, m2, lo, hi);
+        let mean = sum / n as f64;
+        let m2: f64 = vals.iter().map(|v| (v - mean) * (v - mean)).sum();
+        let mut run_key = bucketing.key(vals[0]);
+        let mut run_len = 0u64;
+        for &v in vals {
+            let k = bucketing.key(v);
+            if k != run_key {
+                *self.buckets.entry(run_key).or_insert(0) += run_len;
+                (run_key, run_len) = (k, 0);
+            }
+            run_len += 1;
         }
+        *self.buckets.entry(run_key).or_insert(0) += run_len;
+        self.merge_moments(n, mean, m2, lo, hi);
     }
 
     fn merge_moments(&mut self, n: u64, mean: f64, m2: f64, lo: f64, hi: f64) {
@@ -170,14 +184,14 @@ pub fn tile_stats(block: &Block, nodata: Option<f64>, bucketing: Bucketing) -> V
     (0..block.bands)
         .map(|b| {
             let mut acc = BandAcc::default();
-            let band = block.band(b);
-            acc.push_all(
-                band.iter()
-                    .zip(&block.valid)
-                    .filter(|(v, ok)| **ok && is_data(**v, nodata))
-                    .map(|(v, _)| *v),
-                bucketing,
-            );
+            let vals: Vec<f64> = block
+                .band(b)
+                .iter()
+                .zip(&block.valid)
+                .filter(|(v, ok)| **ok && is_data(**v, nodata))
+                .map(|(v, _)| *v)
+                .collect();
+            acc.push_all(&vals, bucketing);
             acc
         })
         .collect()
@@ -192,7 +206,7 @@ mod tests {
         let mut total = BandAcc::default();
         for chunk in vals.chunks(7) {
             let mut a = BandAcc::default();
-            a.push_all(chunk.iter().copied(), bk);
+            a.push_all(chunk, bk);
             total.merge(a);
         }
         total.finish(bk)

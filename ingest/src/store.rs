@@ -54,6 +54,24 @@ impl Store {
         }
     }
 
+    /// A range reader for `key` (or for an absolute `http(s)://` URL), plus the runtime to
+    /// drive it: what `register` needs to read a COG header without downloading the file.
+    pub fn reader(&self, key: &str) -> Result<tilefn_storage::ObjectStoreObject, IngestError> {
+        if key.starts_with("http://") || key.starts_with("https://") {
+            let (store, path) = tilefn_storage::url_store::store_from_url(key)
+                .map_err(|e| IngestError::Usage(format!("{key}: {e}")))?;
+            return Ok(tilefn_storage::ObjectStoreObject::new(store, path));
+        }
+        Ok(tilefn_storage::ObjectStoreObject::new(
+            self.inner.clone(),
+            self.path(key),
+        ))
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.rt
+    }
+
     pub fn get(&self, key: &str) -> Result<Option<Bytes>, IngestError> {
         let path = self.path(key);
         self.rt.block_on(async {

@@ -43,6 +43,17 @@ pub fn version_prefix(id: &str, version: &str) -> String {
     format!("layers/{id}/v/{version}/")
 }
 
+/// An immutable copy of one version's manifest, inside that version's prefix, so a tile URL
+/// pinned with `?v=` is served from exactly that version for as long as its objects exist.
+pub fn version_manifest_key(id: &str, version: &str) -> String {
+    format!("layers/{id}/v/{version}/manifest.json")
+}
+
+/// A named legend shared by layers (`?legend=NAME`), written by `tilefn-ingest legend put`.
+pub fn legend_key(name: &str) -> String {
+    format!("legends/{name}.json")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +66,10 @@ mod tests {
         }
         assert_eq!(version_prefix("dem", "v1"), "layers/dem/v/v1/");
         assert_eq!(manifest_key("dem"), "layers/dem/manifest.json");
+        assert_eq!(
+            version_manifest_key("dem", "v1"),
+            "layers/dem/v/v1/manifest.json"
+        );
+        assert_eq!(legend_key("ndvi"), "legends/ndvi.json");
     }
 }

@@ -10,10 +10,11 @@ mod manifest;
 mod nodata;
 
 pub use keys::{
-    InvalidLayerId, layer_prefix, manifest_key, parse_log_key, validate_layer_id, version_prefix,
+    InvalidLayerId, layer_prefix, legend_key, manifest_key, parse_log_key, validate_layer_id,
+    version_manifest_key, version_prefix,
 };
 pub use manifest::{
-    BandInfo, BandStats, Datatype, ExternalCog, ExternalLevel, Histogram, LayerBounds, MANIFEST_FORMAT, Manifest, ObjectEntry,
-    SourceInfo,
+    BandInfo, BandStats, Datatype, ExternalCog, ExternalLevel, Histogram, LayerBounds,
+    MANIFEST_FORMAT, Manifest, ObjectEntry, SourceInfo,
 };
 pub use nodata::nodata_serde;

@@ -27,14 +27,47 @@ pub(crate) const ZSTD: u16 = 50000;
 pub(crate) fn compress(c: Compression, data: &[u8]) -> Result<Vec<u8>, CogError> {
     Ok(match c {
         Compression::None => data.to_vec(),
-        // Level 6 is zlib's (and GDAL's) default: a good size/speed trade-off.
-        Compression::Deflate => miniz_oxide::deflate::compress_to_vec_zlib(data, 6),
+        Compression::Deflate => deflate(data)?,
         Compression::Lzw => weezl::encode::Encoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8)
             .encode(data)
             .map_err(|e| CogError::Format(format!("LZW encoding failed: {e}")))?,
         Compression::Zstd => {
             ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
         }
+    })
+}
+
+/// zlib-wrapped deflate at level 6, zlib's (and GDAL's) default size/speed trade-off.
+///
+/// Pure Rust (miniz_oxide) by default, so the writer builds for wasm32 (GeoTIFF tile responses).
+#[cfg(not(all(feature = "libdeflate", not(target_arch = "wasm32"))))]
+fn deflate(data: &[u8]) -> Result<Vec<u8>, CogError> {
+    Ok(miniz_oxide::deflate::compress_to_vec_zlib(data, 6))
+}
+
+/// zlib-wrapped deflate at level 6 through libdeflate (C), for ingest.
+///
+/// Why a C library here: ingest spends most of its time compressing tiles, and libdeflate is
+/// about 4x faster than miniz_oxide at the same level and size (measured on DEM tiles with the
+/// float predictor); GDAL uses it too, so without it we could not beat GDAL's wall time.
+#[cfg(all(feature = "libdeflate", not(target_arch = "wasm32")))]
+fn deflate(data: &[u8]) -> Result<Vec<u8>, CogError> {
+    use std::cell::RefCell;
+    thread_local! {
+        // A compressor holds ~hundreds of KB of tables: one per thread, not one per tile.
+        static COMPRESSOR: RefCell<Option<libdeflater::Compressor>> = const { RefCell::new(None) };
+    }
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let compressor = slot.get_or_insert_with(|| {
+            libdeflater::Compressor::new(libdeflater::CompressionLvl::default())
+        });
+        let mut out = vec![0u8; compressor.zlib_compress_bound(data.len())];
+        let n = compressor
+            .zlib_compress(data, &mut out)
+            .map_err(|e| CogError::Format(format!("deflate failed: {e}")))?;
+        out.truncate(n);
+        Ok(out)
     })
 }
 

@@ -8,6 +8,7 @@
 //! - `oracle`: max-zoom pixels equal GDAL's exact warp (needs the venv: scripts/python-env.sh).
 //! - `demo`:   generated 1-2k² rasters (tools/demodata) ingest, validate and pass the oracle.
 //! - `kill`:   SIGKILL mid-ingest never leaves the store inconsistent.
+//! - `register`: web-optimized COGs served without re-ingest; named legends.
 //! - `s3`:     a real S3 round trip against s3s-fs (scripts/install-tools.sh), s3:// and
 //!   http:// sources.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -16,5 +17,6 @@ mod corpus;
 mod demo;
 mod kill;
 mod oracle;
+mod register;
 mod s3;
 mod util;
