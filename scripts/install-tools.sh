@@ -36,3 +36,46 @@ if [[ ! -x /usr/bin/time ]]; then
         apt-get update -qq >/dev/null && apt-get install -y -qq time >/dev/null
     fi
 fi
+
+# --- The Worker toolchain (see /work/shared/notes/worker-toolchain.md for the why of each pin) ---
+# worker-build turns the crate into build/index.js + build/index_bg.wasm; it runs the
+# wasm-bindgen CLI, which must be exactly the wasm-bindgen version in Cargo.lock (pinned with
+# `=` in the root Cargo.toml). Both are compiled from crates.io once per machine (~15 min on
+# 2 cores); worker-build's own downloads come from GitHub, which is unreachable here, so
+# scripts/build-worker.sh points it at these binaries and at tools/node_modules.
+WORKER_BUILD_VERSION="0.8.7"
+rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown
+BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, "", $0); print; exit }' Cargo.lock)
+if [[ -z "$BINDGEN_VERSION" ]]; then
+    echo "install-tools: no wasm-bindgen in Cargo.lock" >&2
+    exit 1
+fi
+if [[ "$(worker-build --version 2>/dev/null)" == "$WORKER_BUILD_VERSION" ]]; then
+    echo "install-tools: worker-build $WORKER_BUILD_VERSION already installed" >&2
+else
+    echo "install-tools: installing worker-build $WORKER_BUILD_VERSION (about 10 minutes, once)" >&2
+    cargo install worker-build --version "=$WORKER_BUILD_VERSION" --locked
+fi
+if [[ "$(wasm-bindgen --version 2>/dev/null)" == "wasm-bindgen $BINDGEN_VERSION" ]]; then
+    echo "install-tools: wasm-bindgen-cli $BINDGEN_VERSION already installed" >&2
+else
+    echo "install-tools: installing wasm-bindgen-cli $BINDGEN_VERSION (about 6 minutes, once)" >&2
+    # No --locked: the release's lockfile pins a webpki-roots version crates.io no longer has.
+    cargo install wasm-bindgen-cli --version "=$BINDGEN_VERSION" --force
+fi
+
+# JS tools, pinned by tools/package-lock.json: Node 22 (as an npm package, so wrangler 4.164
+# runs although the system Node is 20), wrangler, miniflare 4 (tests), esbuild and binaryen's
+# wasm-opt (for worker-build), the test decoders and MapLibre GL (copied into www/vendor).
+# `npm install` (not `npm ci`: npm 11 omits the other platforms' optional workerd packages of
+# the copy nested under wrangler from the lockfile, and `npm ci` then refuses it) follows the
+# lockfile; it runs only when the lockfile changed since the last run.
+LOCK_SUM=$(sha256sum tools/package-lock.json | cut -d' ' -f1)
+STAMP=tools/node_modules/.tilefn-lock-sha256
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$LOCK_SUM" ]]; then
+    echo "install-tools: tools/node_modules up to date" >&2
+else
+    echo "install-tools: npm install in tools/ (from the lockfile)" >&2
+    (cd tools && npm install --no-audit --no-fund --loglevel=error)
+    echo "$LOCK_SUM" > "$STAMP"
+fi

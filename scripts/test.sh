@@ -20,8 +20,14 @@ step "clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "wasm32 check (crates the Worker and the browser use)"
-cargo check --quiet --target wasm32-unknown-unknown -p tilefn-raster -p tilefn-cog -p tilefn-catalog
+cargo check --quiet --target wasm32-unknown-unknown -p tilefn-raster -p tilefn-cog -p tilefn-catalog \
+    -p tilefn-algebra -p tilefn-render -p tilefn-tiler
 cargo check --quiet --target wasm32-unknown-unknown -p tilefn-storage --no-default-features
+# The Worker itself (its JS-touching code only exists on wasm32, so lint it there too).
+cargo clippy --quiet --target wasm32-unknown-unknown -p tilefn --no-deps -- -D warnings
 
 step "tests"
 cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
+
+step "the Worker in workerd (miniflare), bundle budget"
+bash scripts/test-worker.sh

@@ -1,6 +1,20 @@
 //! The tilefn Cloudflare Worker.
 //!
-//! This crate is glue only: routing, the R2 adapter of `tilefn_storage::RangeRead` and
-//! response headers. Every decision about tiles lives in the crates under `crates/`, so the
-//! core is tested natively with `cargo test`. The Worker itself arrives with the edge-tiles
-//! issue; until then this is the workspace root that names the crate layout.
+//! This crate is glue only: the R2 (and `fetch`) adapters of `tilefn_storage::Bucket`, the
+//! conversion between workers-rs and `tilefn_tiler` requests and responses, and the edge
+//! cache. Every decision about tiles (routing, errors, headers, ETags) is
+//! `tilefn_tiler::Service::handle`, tested natively with `cargo test`.
+//!
+//! Everything that touches JavaScript compiles only for wasm32: those types are `!Send`, and
+//! calling them natively panics. The pure helpers in [`pure`] are tested natively.
+
+pub mod pure;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;
+#[cfg(target_arch = "wasm32")]
+mod http;
+#[cfg(target_arch = "wasm32")]
+mod r2;
+#[cfg(target_arch = "wasm32")]
+mod test_routes;

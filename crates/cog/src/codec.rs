@@ -116,7 +116,31 @@ pub(crate) fn decompress_into(code: u16, input: &[u8], out: &mut [u8]) -> Result
     }
 }
 
+/// Inflate through libdeflate first where the `libdeflate` feature is on (native hosts:
+/// ingest, the native server): it is about 3x faster than miniz_oxide, and decoding is most
+/// of a tile's CPU. Anything it does not accept as a plain success (a stream that decodes
+/// past the tile's size, a truncated or corrupt one) goes through miniz_oxide below, so the
+/// results and error messages stay exactly those of the pure-Rust path.
+#[cfg(all(feature = "libdeflate", not(target_arch = "wasm32")))]
 fn inflate(input: &[u8], out: &mut [u8]) -> Result<usize, CogError> {
+    use std::cell::RefCell;
+    thread_local! {
+        static DECOMPRESSOR: RefCell<libdeflater::Decompressor> =
+            RefCell::new(libdeflater::Decompressor::new());
+    }
+    let fast = DECOMPRESSOR.with(|d| d.borrow_mut().zlib_decompress(input, out).ok());
+    match fast {
+        Some(n) if n == out.len() => Ok(n),
+        _ => inflate_miniz(input, out),
+    }
+}
+
+#[cfg(not(all(feature = "libdeflate", not(target_arch = "wasm32"))))]
+fn inflate(input: &[u8], out: &mut [u8]) -> Result<usize, CogError> {
+    inflate_miniz(input, out)
+}
+
+fn inflate_miniz(input: &[u8], out: &mut [u8]) -> Result<usize, CogError> {
     let mut state = Box::<DecompressorOxide>::default();
     let flags = inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER
         | inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;

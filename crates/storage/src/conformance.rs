@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
-use crate::{EtagPinned, RangeRead, StorageError};
+use crate::{Bucket, EtagPinned, RangeRead, StorageError};
 
 /// Size of the test object.
 pub const PATTERN_LEN: u64 = 100_000;
@@ -292,6 +292,143 @@ pub async fn check_change_detected(reader: &dyn RangeRead, change: impl AsyncFnO
             "change",
             format!("EtagPinned read after change: got {through:?}"),
         ));
+    }
+    Ok(())
+}
+
+/// The key of the [`pattern`] object in [`bucket_fixture`].
+pub const BUCKET_PATTERN_KEY: &str = "layers/b/v/1/cog/0/0/0.tif";
+
+/// The objects a [`Bucket`] under test must hold for [`check_bucket`]: the pattern plus a
+/// few small objects laid out like a real store (two layers, a stray file, a legend).
+pub fn bucket_fixture() -> Vec<(&'static str, Bytes)> {
+    vec![
+        (
+            "layers/a/manifest.json",
+            Bytes::from_static(b"{\"id\":\"a\"}"),
+        ),
+        (
+            "layers/b/manifest.json",
+            Bytes::from_static(b"{\"id\":\"b\"}"),
+        ),
+        (BUCKET_PATTERN_KEY, pattern()),
+        ("layers/top.json", Bytes::from_static(b"{}")),
+        ("legends/x.json", Bytes::from_static(b"[]")),
+    ]
+}
+
+/// Runs every [`Bucket`] check on `bucket`, which must hold exactly [`bucket_fixture`].
+pub async fn check_bucket(bucket: &dyn Bucket) -> Check {
+    check_bucket_get(bucket).await?;
+    check_bucket_object(bucket).await?;
+    check_bucket_list(bucket).await?;
+    Ok(())
+}
+
+/// `get`: whole objects with their ETag, `None` when missing, `TooLarge` past `max_len`.
+pub async fn check_bucket_get(bucket: &dyn Bucket) -> Check {
+    let check = "bucket get";
+    match bucket.get("layers/a/manifest.json", 1024).await {
+        Ok(Some(f)) if f.bytes.as_ref() == b"{\"id\":\"a\"}" => {}
+        other => return Err(fail(check, format!("small object: {other:?}"))),
+    }
+    match bucket.get("layers/nope/manifest.json", 1024).await {
+        Ok(None) => {}
+        other => {
+            return Err(fail(
+                check,
+                format!("missing key: expected None, got {other:?}"),
+            ));
+        }
+    }
+    match bucket.get(BUCKET_PATTERN_KEY, PATTERN_LEN).await {
+        Ok(Some(f)) if f.bytes == pattern() => {}
+        Ok(Some(f)) => {
+            return Err(fail(
+                check,
+                format!("pattern: {} wrong bytes", f.bytes.len()),
+            ));
+        }
+        other => return Err(fail(check, format!("max_len == size: {other:?}"))),
+    }
+    match bucket.get(BUCKET_PATTERN_KEY, PATTERN_LEN - 1).await {
+        Err(StorageError::TooLarge {
+            len: PATTERN_LEN,
+            max,
+            ..
+        }) if max == PATTERN_LEN - 1 => {}
+        other => {
+            return Err(fail(
+                check,
+                format!(
+                    "max_len below size: expected TooLarge, got {:?}",
+                    other.map(|f| f.map(|f| f.bytes.len()))
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `object`: a conforming reader; pinned to the current ETag it reads, pinned to another it
+/// fails with `Precondition`; a missing key is `NotFound` on first read.
+pub async fn check_bucket_object(bucket: &dyn Bucket) -> Check {
+    let check = "bucket object";
+    run(bucket.object(BUCKET_PATTERN_KEY, None).as_ref()).await?;
+    let etag = match bucket.get(BUCKET_PATTERN_KEY, PATTERN_LEN).await {
+        Ok(Some(f)) => f.etag,
+        other => return Err(fail(check, format!("get: {:?}", other.map(|_| ())))),
+    };
+    if let Some(etag) = etag {
+        let pinned = bucket.object(BUCKET_PATTERN_KEY, Some(&etag));
+        match pinned.read_range(5..9).await {
+            Ok(bytes) if bytes == pattern_slice(&(5..9)) => {}
+            other => {
+                return Err(fail(
+                    check,
+                    format!("pinned to the current etag: {other:?}"),
+                ));
+            }
+        }
+        let stale = bucket.object(BUCKET_PATTERN_KEY, Some("\"not-the-etag\""));
+        let result = stale.read_range(5..9).await;
+        if !matches!(result, Err(StorageError::Precondition { .. })) {
+            return Err(fail(
+                check,
+                format!("pinned to a wrong etag: expected Precondition, got {result:?}"),
+            ));
+        }
+    }
+    let missing = bucket.object("layers/nope/cog/0/0/0.tif", None);
+    let result = missing.read_range(0..1).await;
+    if !matches!(result, Err(StorageError::NotFound { .. })) {
+        return Err(fail(
+            check,
+            format!("missing key: expected NotFound, got {result:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `list_dirs`: immediate child folder names, sorted, without files or duplicates.
+pub async fn check_bucket_list(bucket: &dyn Bucket) -> Check {
+    let check = "bucket list_dirs";
+    let cases: [(&str, &[&str]); 4] = [
+        ("layers/", &["a", "b"]),
+        ("layers/b/v/", &["1"]),
+        ("", &["layers", "legends"]),
+        ("nothing/", &[]),
+    ];
+    for (prefix, want) in cases {
+        match bucket.list_dirs(prefix).await {
+            Ok(got) if got == want => {}
+            other => {
+                return Err(fail(
+                    check,
+                    format!("{prefix:?}: expected {want:?}, got {other:?}"),
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -41,6 +41,8 @@ pub mod conformance;
 #[cfg(all(feature = "native", not(target_arch = "wasm32")))]
 mod file;
 #[cfg(all(feature = "native", not(target_arch = "wasm32")))]
+mod objbucket;
+#[cfg(all(feature = "native", not(target_arch = "wasm32")))]
 mod objstore;
 #[cfg(all(feature = "native", not(target_arch = "wasm32")))]
 pub mod url_store;
@@ -59,6 +61,8 @@ pub use readahead::{DEFAULT_READAHEAD, Readahead};
 
 #[cfg(all(feature = "native", not(target_arch = "wasm32")))]
 pub use file::FileObject;
+#[cfg(all(feature = "native", not(target_arch = "wasm32")))]
+pub use objbucket::ObjectStoreBucket;
 #[cfg(all(feature = "native", not(target_arch = "wasm32")))]
 pub use objstore::ObjectStoreObject;
 

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::read::{check_range, slice};
-use crate::{RangeRead, Result, StorageError};
+use crate::{Bucket, EtagPinned, Fetched, RangeRead, Result, StorageError, child_dirs};
 
 /// A set of in-memory objects, shared by every clone.
 #[derive(Clone, Debug, Default)]
@@ -69,7 +69,7 @@ impl MemoryStore {
         }
     }
 
-    fn get(&self, key: &str) -> Result<Entry> {
+    fn entry(&self, key: &str) -> Result<Entry> {
         let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
         state
             .objects
@@ -106,30 +106,67 @@ impl MemoryObject {
 #[cfg_attr(not(target_arch = "wasm32"), async_trait)]
 impl RangeRead for MemoryObject {
     async fn len(&self) -> Result<u64> {
-        Ok(self.store.get(&self.key)?.bytes.len() as u64)
+        Ok(self.store.entry(&self.key)?.bytes.len() as u64)
     }
 
     async fn read_range(&self, range: Range<u64>) -> Result<Bytes> {
-        read(&self.store.get(&self.key)?, &range)
+        read(&self.store.entry(&self.key)?, &range)
     }
 
     /// Reads every range from one snapshot, so a batch never straddles two versions.
     async fn read_ranges(&self, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        let entry = self.store.get(&self.key)?;
+        let entry = self.store.entry(&self.key)?;
         ranges.iter().map(|r| read(&entry, r)).collect()
     }
 
     fn etag(&self) -> Option<String> {
-        self.store.get(&self.key).ok().map(|e| e.etag)
+        self.store.entry(&self.key).ok().map(|e| e.etag)
     }
 
     /// Compares against the same snapshot it reads from: no window for a concurrent `put`.
     async fn read_range_if_match(&self, range: Range<u64>, etag: &str) -> Result<Bytes> {
-        let entry = self.store.get(&self.key)?;
+        let entry = self.store.entry(&self.key)?;
         if entry.etag != etag {
             return Err(StorageError::changed(etag, Some(entry.etag)));
         }
         read(&entry, &range)
+    }
+}
+
+#[cfg_attr(target_arch = "wasm32", async_trait(?Send))]
+#[cfg_attr(not(target_arch = "wasm32"), async_trait)]
+impl Bucket for MemoryStore {
+    async fn get(&self, key: &str, max_len: u64) -> Result<Option<Fetched>> {
+        let entry = match self.entry(key) {
+            Ok(entry) => entry,
+            Err(StorageError::NotFound { .. }) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        let len = entry.bytes.len() as u64;
+        if len > max_len {
+            return Err(StorageError::TooLarge {
+                key: key.to_owned(),
+                len,
+                max: max_len,
+            });
+        }
+        Ok(Some(Fetched {
+            bytes: entry.bytes,
+            etag: Some(entry.etag),
+        }))
+    }
+
+    fn object(&self, key: &str, etag: Option<&str>) -> Arc<dyn RangeRead> {
+        let object = MemoryStore::object(self, key);
+        match etag {
+            Some(etag) => Arc::new(EtagPinned::with_etag(object, etag)),
+            None => Arc::new(object),
+        }
+    }
+
+    async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(child_dirs(prefix, state.objects.keys().map(String::as_str)))
     }
 }
 
@@ -176,6 +213,16 @@ mod tests {
             Err(StorageError::NotFound { .. })
         ));
         assert_eq!(obj.etag(), None);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn memory_store_is_a_conforming_bucket() -> TestResult {
+        let store = MemoryStore::new();
+        for (key, bytes) in conformance::bucket_fixture() {
+            store.put(key, bytes);
+        }
+        conformance::check_bucket(&store).await?;
         Ok(())
     }
 

@@ -1,1 +1,99 @@
-//! The tile service (skeleton; see docs/contracts-edge.md).
+#![doc = include_str!("../README.md")]
+//!
+//! # Modules
+//!
+//! - `route`: URL → typed [`Route`] (every 400 comes from here, before any read).
+//! - `service`: [`Service::handle`], the handlers and the HTTP headers.
+//! - `layer`: manifests and legends from the bucket, cached per `Service`.
+//! - `read`: one stored tile: COG header (cached) and one range read, decoded to a `Block`.
+//! - `zoom`: over-zoom (crop + nearest) and under-zoom (average or nearest) tiles.
+//! - `paint`: the calls into `tilefn-render` (style, RGB, enhancement, encoders).
+//! - `query`: the `/algebra` and `/pixel` query (`layers=`, `formula=`, ...).
+//! - `algebra`: the `/algebra` and `/pixel` handlers (formulas and RGB over bound layers).
+//! - `overview`: whole-layer reductions and default stretches of formulas.
+//! - `error`: [`TileError`] and the one error → status table.
+
+mod algebra;
+mod cache;
+mod catalog;
+mod error;
+mod etag;
+mod layer;
+mod overview;
+mod paint;
+mod query;
+mod read;
+mod route;
+mod service;
+mod zoom;
+
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
+#[cfg(test)]
+mod tests;
+
+pub use error::TileError;
+pub use query::{AlgebraQuery, Binding, Mode, PixelRequest};
+pub use route::{AlgebraRequest, Format, Route, StyleQuery, TileRequest};
+pub use service::Service;
+
+/// How the service behaves; the host (Worker, native server) builds it once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `Cache-Control: max-age` of tiles and legends, seconds.
+    pub max_age: u32,
+    /// `Access-Control-Allow-Origin` on every response.
+    pub cors_origin: String,
+    /// How long a layer's current manifest is trusted before it is fetched again.
+    pub manifest_ttl_ms: f64,
+    /// Budget of the parsed-COG-header cache.
+    pub header_cache_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_age: 3600,
+            cors_origin: "*".to_owned(),
+            manifest_ttl_ms: 10_000.0,
+            header_cache_bytes: 32 << 20,
+        }
+    }
+}
+
+/// One HTTP request, as the host saw it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Request {
+    /// `GET`, `HEAD`, `OPTIONS`, ...
+    pub method: String,
+    /// The URL path, still percent-encoded (`/tiles/dem/3/4/2.png`).
+    pub path: String,
+    /// The raw query string without `?` (may be empty).
+    pub query: String,
+    /// The `If-None-Match` header, if any.
+    pub if_none_match: Option<String>,
+    /// Milliseconds since the Unix epoch (`Date.now()` on the Worker): `Instant` panics on
+    /// wasm32-unknown-unknown, so time comes from the host.
+    pub now_ms: f64,
+    /// `scheme://host[:port]` the client used, for absolute URLs in TileJSON and layer
+    /// listings. `None` gives root-relative URLs (`/tiles/...`).
+    pub origin: Option<String>,
+}
+
+/// One HTTP response. Header names are lower case.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}

@@ -1,0 +1,270 @@
+//! Reading one XYZ tile's values: locate the COG and internal tile, open the header (one
+//! exact read, then cached by key + ETag), read the tile bytes (one read, pinned to the
+//! manifest's ETag), decode, and turn samples into a `Block` with validity.
+
+use std::sync::Arc;
+
+use futures_util::future::try_join_all;
+use tilefn_catalog::Manifest;
+use tilefn_cog::layout::cog_key;
+use tilefn_cog::read::{HeaderParse, Ifd, Limits, Tiff, decode_tile, parse_header};
+use tilefn_raster::mercator::{tile_bounds, tile_range};
+use tilefn_raster::{Block, Bounds, TILE_SIZE, TileCoord};
+use tilefn_storage::{Bucket, DEFAULT_READAHEAD, RangeRead};
+
+use crate::layer::Layer;
+use crate::zoom::{Part, overzoom, underzoom};
+use crate::{Service, TileError};
+
+/// Most stored tiles read to build one under-zoomed tile; past it the tile is empty (204).
+pub const MAX_UNDERZOOM_READS: u64 = 16;
+
+const TS: usize = TILE_SIZE as usize;
+
+/// Where a stored tile's bytes are.
+struct Place {
+    key: String,
+    etag: String,
+    header_len: Option<u64>,
+    ifd: usize,
+    col: u32,
+    row: u32,
+}
+
+impl Layer {
+    /// The layer's box in Web Mercator metres.
+    pub fn bounds(&self) -> Bounds {
+        let [a, b, c, d] = self.manifest.bounds.mercator;
+        Bounds::new(a, b, c, d)
+    }
+
+    /// Where tile `t` (at a stored zoom) lives; `None` when no object holds it.
+    fn place(&self, t: TileCoord) -> Option<Place> {
+        if let Some(ext) = &self.manifest.external {
+            let level = ext.levels.iter().find(|l| l.zoom == t.z)?;
+            return Some(Place {
+                key: ext.url.clone(),
+                etag: ext.etag.clone(),
+                header_len: (ext.header_len > 0).then_some(ext.header_len),
+                ifd: level.ifd,
+                col: t.x.checked_sub(level.col_offset)?,
+                row: t.y.checked_sub(level.row_offset)?,
+            });
+        }
+        let place = self.layout.locate(t)?;
+        let key = format!("{}{}", self.manifest.prefix, cog_key(place.cog));
+        let entry = self.object(&key)?;
+        Some(Place {
+            etag: entry.etag.clone(),
+            header_len: entry.header_len,
+            key,
+            ifd: place.level,
+            col: place.col,
+            row: place.row,
+        })
+    }
+
+    /// Whether the tile's box overlaps the layer's data box.
+    pub fn covers(&self, t: TileCoord) -> bool {
+        self.bounds().intersects(&tile_bounds(t))
+    }
+}
+
+impl<B: Bucket> Service<B> {
+    /// The values of tile `t`, from a stored zoom or built from one; `None` when empty.
+    pub(crate) async fn read_tile(
+        &self,
+        layer: &Layer,
+        t: TileCoord,
+    ) -> Result<Option<Block>, TileError> {
+        let (lo, hi) = layer.stored_zooms();
+        if t.z > hi {
+            let from = t.ancestor(hi);
+            let src = self.read_stored(layer, from).await?;
+            return Ok(src.map(|block| overzoom(&block, from, t)));
+        }
+        if t.z < lo {
+            return self.read_underzoom(layer, t, lo).await;
+        }
+        self.read_stored(layer, t).await
+    }
+
+    async fn read_underzoom(
+        &self,
+        layer: &Layer,
+        t: TileCoord,
+        lo: u8,
+    ) -> Result<Option<Block>, TileError> {
+        let under = t.range_at(lo);
+        let Some(data) = tile_range(&layer.bounds(), lo) else {
+            return Ok(None);
+        };
+        let (x0, x1) = (under.x0.max(data.x0), under.x1.min(data.x1));
+        let (y0, y1) = (under.y0.max(data.y0), under.y1.min(data.y1));
+        if x0 > x1 || y0 > y1 {
+            return Ok(None);
+        }
+        let count = u64::from(x1 - x0 + 1) * u64::from(y1 - y0 + 1);
+        if count > MAX_UNDERZOOM_READS {
+            log::info!("tile {t}: {count} stored tiles below it, over the cap: empty");
+            return Ok(None);
+        }
+        let tiles: Vec<TileCoord> = (y0..=y1)
+            .flat_map(|y| (x0..=x1).map(move |x| TileCoord::new(lo, x, y)))
+            .collect();
+        let blocks = try_join_all(tiles.iter().map(|c| self.read_stored(layer, *c))).await?;
+        let parts: Vec<Part<'_>> = tiles
+            .iter()
+            .zip(&blocks)
+            .filter_map(|(c, b)| {
+                Some(Part {
+                    col: u64::from(c.x - under.x0),
+                    row: u64::from(c.y - under.y0),
+                    block: b.as_ref()?,
+                })
+            })
+            .collect();
+        let categorical = layer.manifest.datatype != tilefn_catalog::Datatype::Continuous;
+        Ok(underzoom(
+            &parts,
+            lo - t.z,
+            layer.manifest.band_count,
+            categorical,
+        ))
+    }
+
+    /// A tile at a stored zoom: header (cached) + one range read.
+    async fn read_stored(&self, layer: &Layer, t: TileCoord) -> Result<Option<Block>, TileError> {
+        let Some(place) = layer.place(t) else {
+            return Ok(None);
+        };
+        let object = self.bucket.object(&place.key, Some(&place.etag));
+        let tiff = self.header(&place, object.as_ref()).await?;
+        let ifd = tiff
+            .ifds
+            .get(place.ifd)
+            .ok_or_else(|| TileError::Corrupt(format!("{} has no IFD {}", place.key, place.ifd)))?;
+        if ifd.tile_width != TILE_SIZE || ifd.tile_height != TILE_SIZE || !ifd.tiled {
+            return Err(TileError::Unsupported(format!(
+                "{}: {}x{} tiles (256x256 needed)",
+                place.key, ifd.tile_width, ifd.tile_height
+            )));
+        }
+        // Sparse (or outside the IFD's grid): no data, no read.
+        let Some(range) = ifd.tile_range(place.col, place.row) else {
+            return Ok(None);
+        };
+        let limits = Limits::default();
+        if range.end - range.start > limits.max_tile_bytes {
+            return Err(TileError::Corrupt(format!(
+                "{}: a {} byte tile",
+                place.key,
+                range.end - range.start
+            )));
+        }
+        let bytes = object.read_range(range).await?;
+        let raw = decode_tile(&tiff, ifd, &bytes, &limits)?;
+        let block = to_block(&layer.manifest, ifd, &raw)?;
+        Ok(block.any_valid().then_some(block))
+    }
+
+    /// The parsed header of the object at `place`: cached, else one exact read of
+    /// `header_len` bytes (or a 64 KiB prefix, grown while the parser needs more).
+    async fn header(&self, place: &Place, object: &dyn RangeRead) -> Result<Arc<Tiff>, TileError> {
+        let cache_key = format!("{}\n{}", place.key, place.etag);
+        if let Some(tiff) = self.headers.get(&cache_key, 0.0, f64::INFINITY) {
+            return Ok(tiff);
+        }
+        let limits = Limits::default();
+        let (mut want, mut exact) = match place.header_len {
+            Some(len) => (len, true),
+            None => (DEFAULT_READAHEAD, false),
+        };
+        loop {
+            if want > limits.max_header_bytes {
+                return Err(TileError::Corrupt(format!(
+                    "{}: header larger than {} bytes",
+                    place.key, limits.max_header_bytes
+                )));
+            }
+            let bytes = if exact {
+                object.read_range(0..want).await?
+            } else {
+                object.read_prefix(want).await?
+            };
+            match parse_header(&bytes, &limits)? {
+                HeaderParse::Complete(tiff) => {
+                    let tiff = Arc::new(tiff);
+                    // Parsed arrays take about as much as the bytes they came from, plus
+                    // per-IFD overhead.
+                    let size = bytes.len().saturating_mul(2) + 4096;
+                    self.headers.put(cache_key, Arc::clone(&tiff), size, 0.0);
+                    return Ok(tiff);
+                }
+                HeaderParse::NeedMore { min_len } => {
+                    if (bytes.len() as u64) < want {
+                        return Err(TileError::Corrupt(format!(
+                            "{}: truncated header",
+                            place.key
+                        )));
+                    }
+                    want = min_len.max(want.saturating_mul(2));
+                    exact = false;
+                }
+            }
+        }
+    }
+}
+
+/// Pixel-interleaved little-endian samples of one decoded tile → a `Block`, with validity
+/// from the alpha sample (when the layer has one), else the nodata value (NaN included),
+/// else NaN values of float data.
+fn to_block(m: &Manifest, ifd: &Ifd, raw: &[u8]) -> Result<Block, TileError> {
+    let dtype = ifd
+        .dtype
+        .ok_or_else(|| TileError::Unsupported(format!("sample format {}", ifd.sample_format)))?;
+    let samples = usize::from(ifd.samples);
+    let bands = m.band_count;
+    if samples != bands + usize::from(m.alpha) {
+        return Err(TileError::Corrupt(format!(
+            "{samples} samples per pixel, the manifest says {bands} bands{}",
+            if m.alpha { " + alpha" } else { "" }
+        )));
+    }
+    let size = dtype.size();
+    let n = TS * TS;
+    if raw.len() != n * samples * size {
+        return Err(TileError::Corrupt(format!(
+            "decoded tile is {} bytes",
+            raw.len()
+        )));
+    }
+    let mut block = Block::empty(TS, TS, bands, dtype, 0.0);
+    let matches_nodata = |v: f64| match m.nodata {
+        Some(nd) if nd.is_nan() => v.is_nan(),
+        Some(nd) => v == nd,
+        None => v.is_nan(),
+    };
+    for (p, pixel) in raw.chunks_exact(samples * size).enumerate() {
+        let mut all_nodata = true;
+        for (b, sample) in pixel.chunks_exact(size).take(bands).enumerate() {
+            let v = dtype.read_le(sample).unwrap_or(f64::NAN);
+            all_nodata &= matches_nodata(v);
+            if let Some(slot) = block.values.get_mut(b * n + p) {
+                *slot = v;
+            }
+        }
+        let valid = if m.alpha {
+            let alpha = pixel.chunks_exact(size).nth(bands);
+            alpha
+                .and_then(|a| dtype.read_le(a))
+                .is_some_and(|a| a > 0.0)
+        } else {
+            !all_nodata
+        };
+        if let Some(slot) = block.valid.get_mut(p) {
+            *slot = valid;
+        }
+    }
+    Ok(block)
+}
