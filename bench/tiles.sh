@@ -240,6 +240,11 @@ for row in "tilefn http://127.0.0.1:$OURS_PORT $OURS_PID ." \
     read -r name base root comm <<<"$row"
     [[ $name == workerd && -n $WORKERD_SKIP ]] && continue
     read -r req _ rps cpu bad < <(load "$name" "$base" "$root" "$comm")
+    if [[ ${req:-0} -eq 0 ]]; then
+        # wrk failed or nothing completed: no figure to judge (a missing CPU must not read as 0).
+        echo "bench: $name: wrk completed no request (see $WORK/wrk-$name.txt)" >&2
+        req=0 rps=0 cpu=0 bad=1
+    fi
     REQ[$name]=$req RPS[$name]=$rps CPU[$name]=$cpu BAD[$name]=$bad
     BYTES[$name]=$(awk -F'\t' -v n="$name" '$1 == n { print $3 }' "$WORK/probe.tsv")
 done
@@ -263,6 +268,8 @@ judge() {
 }
 judge tilefn 0.6
 TARGET[titiler]="(baseline)"
+# Without a working baseline the ratios and the bytes target mean nothing.
+if [[ ${BAD[titiler]:-0} -gt 0 ]]; then TARGET[titiler]="FAILED (${BAD[titiler]} non-2xx)"; missed=1; fi
 if [[ -n $WORKERD_SKIP ]]; then
     # An explicit BENCH_WORKERD=0 is a choice; any other skip leaves a target unchecked.
     [[ ${BENCH_WORKERD:-1} == 0 ]] || missed=1
@@ -283,6 +290,7 @@ for name in tilefn titiler workerd; do
         "$(ratio "${CPU[$name]}" "${CPU[titiler]}")" "${BYTES[$name]}" "$(ratio "${BYTES[$name]}" "${BYTES[titiler]}")" \
         "${TARGET[$name]}"
 done
+[[ -n $WORKERD_SKIP ]] || echo "workerd CPU includes Miniflare's R2 simulator (same process; production R2 is remote)."
 if [[ $missed == 1 && ${BENCH_STRICT:-0} == 1 ]]; then
     exit 1
 fi
