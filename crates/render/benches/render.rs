@@ -120,6 +120,18 @@ fn benches(c: &mut Criterion) {
         c.bench_function(&format!("png_viridis_{name}"), |b| {
             b.iter(|| encode_png(black_box(&img)).unwrap())
         });
+        c.bench_function(&format!("paint_png_indexed_viridis_{name}"), |b| {
+            b.iter(|| {
+                style
+                    .paint_png(black_box(&values), black_box(&valid), 256, 256)
+                    .unwrap()
+            })
+        });
+        c.bench_function(&format!("paint_then_png_viridis_{name}"), |b| {
+            b.iter(|| {
+                encode_png(&style.paint(black_box(&values), black_box(&valid), 256, 256)).unwrap()
+            })
+        });
         c.bench_function(&format!("jpeg_q85_viridis_{name}"), |b| {
             b.iter(|| encode_jpeg(black_box(&img), 85).unwrap())
         });

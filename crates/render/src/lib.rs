@@ -21,6 +21,7 @@ mod discrete;
 mod encode;
 mod enhance;
 mod error;
+mod indexed;
 mod rgb;
 mod spec;
 mod style;

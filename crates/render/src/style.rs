@@ -7,7 +7,9 @@ use crate::Rgba;
 use crate::colormaps::named_colormap;
 use crate::continuous::{self, Ramp};
 use crate::discrete::{Discrete, KeyCount};
+use crate::encode::{encode_palette_png, encode_png};
 use crate::error::RenderError;
+use crate::indexed;
 use crate::spec::{self, Spec};
 
 /// What the renderer needs to know about the layer.
@@ -216,6 +218,31 @@ impl Style {
             Kind::Discrete(d) => d.paint(values, valid, out, counts),
         }
         img
+    }
+
+    /// The painted tile encoded as PNG: the same pixels as `encode_png(&self.paint(..))`,
+    /// but grey and named-colormap styles go straight from values to palette indices
+    /// (no RGBA image, no colour counting). Other styles, and table tiles with more than
+    /// 256 colours, take the RGBA path.
+    pub fn paint_png(
+        &self,
+        values: &[f64],
+        valid: &[bool],
+        width: usize,
+        height: usize,
+    ) -> Result<Vec<u8>, RenderError> {
+        if let Kind::Table { lut, range } = &self.kind
+            && let Some(pixels) = width.checked_mul(height)
+        {
+            let n = pixels.min(values.len()).min(valid.len());
+            let range = range.or_else(|| continuous::data_range(&values[..n], &valid[..n]));
+            if let Some((palette, indices)) =
+                indexed::table_indices(lut, range, values, valid, pixels)
+            {
+                return encode_palette_png(width, height, &palette, &indices);
+            }
+        }
+        encode_png(&self.paint(values, valid, width, height))
     }
 
     /// Stable text of the compiled style (formulas pretty-printed, colours normalised), for

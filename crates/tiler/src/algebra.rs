@@ -258,8 +258,14 @@ impl<B: Bucket> Service<B> {
                 } else {
                     let ctx = self.result_context(expr, q, &layers).await?;
                     let style = compile_style(&q.style, legend.as_deref(), &ctx)?;
-                    let img = style.paint(&out.values, &out.valid, TS, TS);
-                    Some(paint::finish(img, a.format, &q.style.enhance)?)
+                    if a.format == Format::Png && q.style.enhance.is_identity() {
+                        // Table styles go straight to palette indices.
+                        let png = style.paint_png(&out.values, &out.valid, TS, TS);
+                        Some(png.map_err(render_error)?)
+                    } else {
+                        let img = style.paint(&out.values, &out.valid, TS, TS);
+                        Some(paint::finish(img, a.format, &q.style.enhance)?)
+                    }
                 }
             }
         };

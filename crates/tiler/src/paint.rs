@@ -76,6 +76,12 @@ impl Painter {
         let (w, h) = (block.width, block.height);
         let img = match self {
             Painter::Raw => return encode_geotiff(block, tile, nodata).map_err(render_error),
+            // PNG without enhancement: table styles go straight to palette indices.
+            Painter::Style(style) if format == Format::Png && enhance.is_identity() => {
+                return style
+                    .paint_png(band(block, 0), &block.valid, w, h)
+                    .map_err(render_error);
+            }
             Painter::Style(style) => style.paint(band(block, 0), &block.valid, w, h),
             Painter::Rgb => {
                 let valid: Vec<bool> = if block.bands >= 4 {

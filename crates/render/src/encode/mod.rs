@@ -7,6 +7,7 @@ mod png;
 
 pub use self::geotiff::encode_geotiff;
 pub use self::jpeg::encode_jpeg;
+pub(crate) use self::png::encode_palette_png;
 pub use self::png::encode_png;
 
 use crate::Rgba;

@@ -84,6 +84,37 @@ pub fn encode_png(img: &Rgba) -> Result<Vec<u8>, RenderError> {
     encode_raw(w, h, color, &data, if grey { FAST } else { SMALL })
 }
 
+/// Encodes a palette image given directly as colours and one index per pixel (row-major,
+/// `width * height` of them), with the same settings [`encode_png`] gives palette images.
+/// For styles that paint through a table ([`crate::Style::paint_png`]), skipping the RGBA
+/// image and the colour counting.
+pub(crate) fn encode_palette_png(
+    width: usize,
+    height: usize,
+    palette: &[[u8; 4]],
+    indices: &[u8],
+) -> Result<Vec<u8>, RenderError> {
+    let ok = width > 0
+        && height > 0
+        && (1..=256).contains(&palette.len())
+        && width.checked_mul(height) == Some(indices.len())
+        && indices
+            .iter()
+            .copied()
+            .max()
+            .is_none_or(|i| usize::from(i) < palette.len());
+    if !ok {
+        return Err(RenderError::Encode(format!(
+            "a {width}x{height} palette image with {} colours and {} indices",
+            palette.len(),
+            indices.len()
+        )));
+    }
+    let w = u32::try_from(width).map_err(|_| RenderError::Encode("image too wide".into()))?;
+    let h = u32::try_from(height).map_err(|_| RenderError::Encode("image too tall".into()))?;
+    encode_indexed(w, h, palette, indices, FAST)
+}
+
 fn dims(img: &Rgba) -> Result<(u32, u32), RenderError> {
     let w = u32::try_from(img.width).map_err(|_| RenderError::Encode("image too wide".into()))?;
     let h = u32::try_from(img.height).map_err(|_| RenderError::Encode("image too tall".into()))?;
