@@ -18,7 +18,14 @@ done
 command -v worker-build >/dev/null || { echo "build-worker: missing worker-build: run scripts/install-tools.sh" >&2; exit 1; }
 # `-p tilefn`: run from the workspace root, a bare `cargo build` would build every default
 # member (ingest pulls C zstd, which has no wasm32 compiler here).
-worker-build --release . -p tilefn "$@"
+STAMP=build/.inputs-stamp
+WANT="$(bash scripts/inputs-stamp.sh wrangler.toml) $*"
+if [[ -f build/index_bg.wasm && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
+    echo "build-worker: build/ is up to date" >&2
+else
+    worker-build --release . -p tilefn "$@"
+    echo "$WANT" > "$STAMP"
+fi
 
 # The demo page loads MapLibre GL from the same origin (no CDN: offline-friendly, no
 # third-party requests); the npm package's prebuilt dist is copied, not committed.

@@ -35,6 +35,9 @@ PERSIST="$PWD/data/wrangler"
 # `wrangler r2 object put --local` would cost ~1.2 s each.
 node scripts/seed-r2.mjs "$STORE_DIR" "$PERSIST"
 
+# The browser renderer (www/pkg) for the map's "Browser" mode.
+bash scripts/build-web.sh
+
 PORT="${TILEFN_PORT:-8787}"
 URL="http://127.0.0.1:$PORT/"
 # wrangler dev runs the [build] command (scripts/build-worker.sh) itself.

@@ -31,3 +31,9 @@ cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
 
 step "the Worker in workerd (miniflare), bundle budget"
 bash scripts/test-worker.sh
+
+step "the browser renderer (wasm) against the Worker: identical pixels, /objects"
+bash scripts/test-web.sh
+
+step "the web map in Debian's chromium (playwright-core)"
+bash scripts/test-www.sh

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use tilefn_tiler::{Config, Request as TileRequest, Response as TileResponse, Service};
 use worker::{Cache, Context, Date, Env, Headers, Request, Response, Result, Url, event};
 
+use crate::objects;
 use crate::pure::{etag_matches, is_cacheable_path, parse_max_age};
 use crate::r2::R2Bucket;
 use crate::test_routes;
@@ -53,6 +54,18 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let url = req.url()?;
     if url.path().starts_with("/__test/") && test_routes::enabled(&env) {
         return test_routes::handle(&url, &env).await;
+    }
+    if url.path().starts_with(objects::PREFIX) {
+        let config = config(&env);
+        let bucket = env.bucket(TILES_BINDING)?;
+        return objects::handle(
+            &req,
+            url.path(),
+            &bucket,
+            config.max_age,
+            &config.cors_origin,
+        )
+        .await;
     }
     let tile_req = TileRequest {
         method: req.inner().method(),

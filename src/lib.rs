@@ -8,12 +8,15 @@
 //! Everything that touches JavaScript compiles only for wasm32: those types are `!Send`, and
 //! calling them natively panics. The pure helpers in [`pure`] are tested natively.
 
+pub mod byte_range;
 pub mod pure;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;
 #[cfg(target_arch = "wasm32")]
 mod http;
+#[cfg(target_arch = "wasm32")]
+mod objects;
 #[cfg(target_arch = "wasm32")]
 mod r2;
 #[cfg(target_arch = "wasm32")]

@@ -31,6 +31,10 @@ pub struct BandAcc {
 #[derive(Debug, Clone, Copy)]
 pub struct Bucketing {
     exact: bool,
+    /// For 8-bit types, the value of bucket 0 of a 256-entry tally (0 or -128): a tile is
+    /// counted in a stack array and merged into the map once per distinct value, because
+    /// imagery changes value at almost every pixel and would otherwise hit the map per pixel.
+    dense8: Option<i64>,
 }
 
 impl Bucketing {
@@ -40,6 +44,11 @@ impl Bucketing {
                 d,
                 DataType::Uint8 | DataType::Int8 | DataType::Uint16 | DataType::Int16
             ),
+            dense8: match d {
+                DataType::Uint8 => Some(0),
+                DataType::Int8 => Some(-128),
+                _ => None,
+            },
         }
     }
 
@@ -95,6 +104,21 @@ impl BandAcc {
         }
         let mean = sum / n as f64;
         let m2: f64 = vals.iter().map(|v| (v - mean) * (v - mean)).sum();
+        if let Some(base) = bucketing.dense8 {
+            let mut tally = [0u64; 256];
+            for &v in vals {
+                // 8-bit samples are whole numbers within the type's range.
+                let i = (bucketing.key(v) - base).clamp(0, 255) as usize;
+                tally[i] += 1;
+            }
+            for (i, &c) in tally.iter().enumerate() {
+                if c > 0 {
+                    *self.buckets.entry(base + i as i64).or_insert(0) += c;
+                }
+            }
+            self.merge_moments(n, mean, m2, lo, hi);
+            return;
+        }
         let mut run_key = bucketing.key(vals[0]);
         let mut run_len = 0u64;
         for &v in vals {

@@ -1,0 +1,109 @@
+//! `fetch` from Rust: one GET with an optional `Range`, and a body read through a byte cap.
+//!
+//! The global `fetch` is bound directly (not `window.fetch`) so the same build runs in a
+//! page, a Web Worker and Node (the tests).
+
+use std::ops::Range;
+
+use js_sys::{Promise, Uint8Array};
+use tilefn_storage::{Result, StorageError};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Headers, ReadableStreamDefaultReader, Request, RequestInit, Response};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(input: &Request) -> Promise;
+}
+
+pub fn backend(key: &str, message: impl std::fmt::Display) -> StorageError {
+    StorageError::Backend {
+        key: key.to_owned(),
+        message: message.to_string(),
+    }
+}
+
+fn js_error(key: &str, err: &JsValue) -> StorageError {
+    let message = err
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| err.as_string())
+        .unwrap_or_else(|| "fetch failed".to_owned());
+    backend(key, message)
+}
+
+/// `GET url`, with `Range: bytes=start-(end-1)` when `range` is given (never empty).
+///
+/// No `If-Match`: it is not a CORS-safelisted header, so every read would cost a preflight;
+/// callers compare the answer's ETag instead.
+pub async fn get(key: &str, url: &str, range: Option<&Range<u64>>) -> Result<Response> {
+    let headers = Headers::new().map_err(|e| js_error(key, &e))?;
+    if let Some(r) = range {
+        let last = r.end.saturating_sub(1);
+        headers
+            .set("range", &format!("bytes={}-{last}", r.start))
+            .map_err(|e| js_error(key, &e))?;
+    }
+    let init = RequestInit::new();
+    init.set_method("GET");
+    init.set_headers(&headers);
+    let req = Request::new_with_str_and_init(url, &init).map_err(|e| js_error(key, &e))?;
+    let resp = JsFuture::from(global_fetch(&req))
+        .await
+        .map_err(|e| js_error(key, &e))?;
+    resp.dyn_into::<Response>()
+        .map_err(|_| backend(key, "fetch did not return a Response"))
+}
+
+/// A response header, if present.
+pub fn header(resp: &Response, name: &str) -> Option<String> {
+    resp.headers().get(name).ok().flatten()
+}
+
+/// The body, or `None` as soon as it holds more than `cap` bytes: the stream is read chunk
+/// by chunk (and cancelled past the cap), so a hostile server cannot fill memory.
+pub async fn read_capped(key: &str, resp: &Response, cap: u64) -> Result<Option<Vec<u8>>> {
+    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+    let declared = header(resp, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > cap as u64) {
+        if let Some(body) = resp.body() {
+            let _ = body.cancel();
+        }
+        return Ok(None);
+    }
+    let Some(body) = resp.body() else {
+        return Ok(Some(Vec::new()));
+    };
+    let reader: ReadableStreamDefaultReader = body
+        .get_reader()
+        .dyn_into()
+        .map_err(|_| backend(key, "body reader is not a default reader"))?;
+    let mut out = Vec::with_capacity(declared.map_or(0, |len| len as usize));
+    loop {
+        let step = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| js_error(key, &e))?;
+        let done = js_sys::Reflect::get(&step, &JsValue::from_str("done"))
+            .map(|v| v.is_truthy())
+            .unwrap_or(true);
+        if done {
+            return Ok(Some(out));
+        }
+        let chunk = js_sys::Reflect::get(&step, &JsValue::from_str("value"))
+            .map_err(|e| js_error(key, &e))?
+            .dyn_into::<Uint8Array>()
+            .map_err(|_| backend(key, "body chunk is not bytes"))?;
+        let len = chunk.length() as usize;
+        if out.len().saturating_add(len) > cap {
+            let _ = reader.cancel();
+            return Ok(None);
+        }
+        let start = out.len();
+        out.resize(start + len, 0);
+        if let Some(dst) = out.get_mut(start..) {
+            chunk.copy_to(dst);
+        }
+    }
+}
