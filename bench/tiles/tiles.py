@@ -6,9 +6,9 @@
       up to max_zoom, one "z x y" per line
   tiles.py probe CANDIDATES OUTDIR NAME=URL_TEMPLATE...
       GETs each candidate once from every server (URL_TEMPLATE has {z} {x} {y}) and keeps
-      the tiles that every server answers 200 with a PNG: OUTDIR/paths-NAME.txt gets their
-      request paths (for wrk), stdout one TSV line per server: name, tiles kept, mean PNG
-      bytes of those tiles, and how many candidates it answered otherwise (204/404/...).
+      the tiles that every server answers 200 with an image (PNG or JPEG):
+      OUTDIR/paths-NAME.txt gets their request paths (for wrk), stdout one TSV line per
+      server: name, tiles kept, mean image bytes of those tiles, and how many candidates it answered otherwise (204/404/...).
   tiles.py check PATHS NAME=BASE_URL
       GETs every path of PATHS (a file probe wrote) from one more server; prints the same
       TSV line, counting non-200 answers (a server that fails a tile the others serve).
@@ -21,6 +21,7 @@ import sys
 import urllib.parse
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff"
 
 
 def tile_range(lon_w, lat_s, lon_e, lat_n, z):
@@ -83,8 +84,8 @@ def split_template(template):
     return base, path
 
 
-def ok_png(status, body):
-    return status == 200 and body.startswith(PNG_SIGNATURE)
+def ok_image(status, body):
+    return status == 200 and body.startswith((PNG_SIGNATURE, JPEG_SIGNATURE))
 
 
 def probe(candidates_path, outdir, specs):
@@ -103,10 +104,10 @@ def probe(candidates_path, outdir, specs):
         for name, client, path in servers:
             p = path.replace("{z}", str(z)).replace("{x}", str(x)).replace("{y}", str(y))
             status, body = client.get(p)
-            if not ok_png(status, body):
+            if not ok_image(status, body):
                 other[name] += 1
             answers.append((name, p, status, body))
-        if all(ok_png(status, body) for _, _, status, body in answers):
+        if all(ok_image(status, body) for _, _, status, body in answers):
             for name, p, _, body in answers:
                 kept[name].append(p)
                 sizes[name] += len(body)
@@ -125,7 +126,7 @@ def check(paths_path, spec):
     total, good, bad = 0, 0, 0
     for p in paths:
         status, body = client.get(p)
-        if ok_png(status, body):
+        if ok_image(status, body):
             good += 1
             total += len(body)
         else:
