@@ -256,8 +256,13 @@ pub fn encode_tile(spec: &CogSpec, interleaved_le: &[u8]) -> Result<Vec<u8>, Cog
     let (samples, size) = (usize::from(spec.samples()), spec.dtype.size());
     let row = TS * samples * size;
     let pred = spec.effective_predictor();
+    let level = if pred == Predictor::FloatingPoint {
+        codec::FLOAT_DEFLATE_LEVEL
+    } else {
+        codec::DEFAULT_DEFLATE_LEVEL
+    };
     if pred == Predictor::None {
-        return codec::compress(spec.compression, interleaved_le);
+        return codec::compress(spec.compression, interleaved_le, level);
     }
     let mut buf = interleaved_le.to_vec();
     match pred {
@@ -265,7 +270,7 @@ pub fn encode_tile(spec: &CogSpec, interleaved_le: &[u8]) -> Result<Vec<u8>, Cog
         Predictor::FloatingPoint => predictor::floating_point(&mut buf, row, samples, size, true),
         Predictor::None => {}
     }
-    codec::compress(spec.compression, &buf)
+    codec::compress(spec.compression, &buf, level)
 }
 
 /// The order tile data is stored in: coarsest level first (the last overview), full
