@@ -1,6 +1,8 @@
 //! The Worker's few pure decisions, kept apart from JS calls so `cargo test` checks them
 //! natively (anything touching a JS value panics off wasm32).
 
+pub use tilefn_storage::http_headers::{ContentRange, bare_etag, parse_content_range};
+
 /// The largest integer a JS number holds exactly; R2 range offsets are JS numbers, and
 /// workers-rs asserts (panics) above it, so callers check first.
 pub const JS_MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
@@ -12,16 +14,6 @@ pub fn is_http_key(key: &str) -> bool {
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
     lower.starts_with("http://") || lower.starts_with("https://")
-}
-
-/// An entity tag without `W/` and quotes. R2's `onlyIf.etagMatches` rejects quoted tags (a
-/// TypeError), while HTTP callers hand them over quoted, so R2 comparisons use this form.
-pub fn bare_etag(etag: &str) -> &str {
-    let t = etag.trim();
-    let t = t.strip_prefix("W/").unwrap_or(t);
-    t.strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(t)
 }
 
 /// Folder names from R2's delimited prefixes (`layers/a/` under `layers/` is `a`), sorted and
@@ -37,38 +29,6 @@ pub fn dir_names(prefix: &str, delimited: &[String]) -> Vec<String> {
     names.sort();
     names.dedup();
     names
-}
-
-/// A `Content-Range` header: `bytes first-last/total`, `bytes first-last/*` or `bytes */total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ContentRange {
-    /// `first..last + 1`, absent for an unsatisfied-range answer (`bytes */total`).
-    pub range: Option<(u64, u64)>,
-    /// The whole object's size, when the server told it.
-    pub total: Option<u64>,
-}
-
-/// Parses a `Content-Range` header; `None` when it is malformed.
-pub fn parse_content_range(value: &str) -> Option<ContentRange> {
-    let rest = value.trim().strip_prefix("bytes")?.trim_start();
-    let (span, total) = rest.split_once('/')?;
-    let total = match total.trim() {
-        "*" => None,
-        t => Some(t.parse::<u64>().ok()?),
-    };
-    let range = match span.trim() {
-        "*" => None,
-        s => {
-            let (first, last) = s.split_once('-')?;
-            let first = first.trim().parse::<u64>().ok()?;
-            let last = last.trim().parse::<u64>().ok()?;
-            if last < first || total.is_some_and(|t| last >= t) {
-                return None;
-            }
-            Some((first, last.checked_add(1)?))
-        }
-    };
-    Some(ContentRange { range, total })
 }
 
 /// `MAX_AGE` from the environment: whole seconds, at most a year (what browsers and CDNs
@@ -113,14 +73,6 @@ mod tests {
     }
 
     #[test]
-    fn bare_etags() {
-        assert_eq!(bare_etag("\"abc\""), "abc");
-        assert_eq!(bare_etag("W/\"abc\""), "abc");
-        assert_eq!(bare_etag("abc"), "abc");
-        assert_eq!(bare_etag("\""), "\"");
-    }
-
-    #[test]
     fn dir_names_strip_prefix_and_slash() {
         let got = dir_names(
             "layers/",
@@ -133,42 +85,6 @@ mod tests {
         );
         assert_eq!(got, ["a", "b"]);
         assert_eq!(dir_names("", &["layers/".to_owned()]), ["layers"]);
-    }
-
-    #[test]
-    fn content_range_forms() {
-        assert_eq!(
-            parse_content_range("bytes 0-9/100"),
-            Some(ContentRange {
-                range: Some((0, 10)),
-                total: Some(100)
-            })
-        );
-        assert_eq!(
-            parse_content_range("bytes */100"),
-            Some(ContentRange {
-                range: None,
-                total: Some(100)
-            })
-        );
-        assert_eq!(
-            parse_content_range("bytes 5-5/*"),
-            Some(ContentRange {
-                range: Some((5, 6)),
-                total: None
-            })
-        );
-        for bad in [
-            "",
-            "bytes",
-            "bytes 9-0/100",
-            "bytes 0-100/100",
-            "items 0-1/2",
-            "bytes a-b/c",
-            "bytes 0-18446744073709551615/*",
-        ] {
-            assert_eq!(parse_content_range(bad), None, "{bad}");
-        }
     }
 
     #[test]

@@ -30,6 +30,7 @@ mod bucket;
 mod coalesce;
 mod counting;
 mod error;
+pub mod http_headers;
 mod memory;
 mod pinned;
 mod read;

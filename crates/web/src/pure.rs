@@ -4,57 +4,8 @@
 use std::ops::Range;
 
 use bytes::Bytes;
+pub use tilefn_storage::http_headers::{ContentRange, bare_etag, parse_content_range, same_etag};
 use tilefn_storage::{Result, StorageError};
-
-/// A `Content-Range` header: `bytes first-last/total`, `bytes first-last/*` or `bytes */total`.
-///
-/// The same parser as the Worker's (`src/pure.rs`); that crate pulls in workers-rs, so this
-/// crate cannot depend on it, and the grammar is ten lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ContentRange {
-    /// `first..last + 1`, absent for an unsatisfied-range answer (`bytes */total`).
-    pub range: Option<(u64, u64)>,
-    /// The whole object's size, when the server told it.
-    pub total: Option<u64>,
-}
-
-/// Parses a `Content-Range` header; `None` when it is malformed.
-pub fn parse_content_range(value: &str) -> Option<ContentRange> {
-    let rest = value.trim().strip_prefix("bytes")?.trim_start();
-    let (span, total) = rest.split_once('/')?;
-    let total = match total.trim() {
-        "*" => None,
-        t => Some(t.parse::<u64>().ok()?),
-    };
-    let range = match span.trim() {
-        "*" => None,
-        s => {
-            let (first, last) = s.split_once('-')?;
-            let first = first.trim().parse::<u64>().ok()?;
-            let last = last.trim().parse::<u64>().ok()?;
-            if last < first || total.is_some_and(|t| last >= t) {
-                return None;
-            }
-            Some((first, last.checked_add(1)?))
-        }
-    };
-    Some(ContentRange { range, total })
-}
-
-/// An entity tag without `W/` and quotes, so a tag a proxy weakened (compression) or a pin
-/// written unquoted still compares equal to the origin's.
-pub fn bare_etag(etag: &str) -> &str {
-    let t = etag.trim();
-    let t = t.strip_prefix("W/").unwrap_or(t);
-    t.strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(t)
-}
-
-/// Whether two entity tags name the same version.
-pub fn same_etag(a: &str, b: &str) -> bool {
-    bare_etag(a) == bare_etag(b)
-}
 
 /// `range` out of `bytes`, which hold the object from `offset` on; `ShortRead` when the
 /// answer does not cover it.
@@ -127,31 +78,6 @@ pub fn check_formula(formula: &str) -> FormulaCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn content_ranges() {
-        assert_eq!(
-            parse_content_range("bytes 0-9/100"),
-            Some(ContentRange {
-                range: Some((0, 10)),
-                total: Some(100)
-            })
-        );
-        assert_eq!(
-            parse_content_range("bytes */7").map(|c| (c.range, c.total)),
-            Some((None, Some(7)))
-        );
-        for bad in ["", "bytes 9-0/100", "bytes 0-100/100", "items 0-1/2"] {
-            assert_eq!(parse_content_range(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn etags_compare_bare() {
-        assert!(same_etag("\"abc\"", "W/\"abc\""));
-        assert!(same_etag("abc", "\"abc\""));
-        assert!(!same_etag("\"abc\"", "\"abd\""));
-    }
 
     #[test]
     fn slicing_answers() {
