@@ -20,10 +20,11 @@ fi
 cargo build -p tilefn-web --release --target wasm32-unknown-unknown
 mkdir -p "$OUT"
 wasm-bindgen --target web --out-dir "$OUT" target/wasm32-unknown-unknown/release/tilefn_web.wasm
-# The features Rust's wasm32 target emits by default; wasm-opt must accept them to optimise.
+# The features Rust's wasm32 target emits by default, plus SIMD (.cargo/config.toml); wasm-opt
+# must accept them to optimise.
 "$WASM_OPT" "$OUT/tilefn_web_bg.wasm" -Oz -o "$OUT/tilefn_web_bg.opt.wasm" \
     --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --enable-reference-types --enable-multivalue
+    --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-simd
 mv "$OUT/tilefn_web_bg.opt.wasm" "$OUT/tilefn_web_bg.wasm"
 
 BUDGET=$((1024 * 1024))

@@ -153,9 +153,17 @@ fn inflate(input: &[u8], out: &mut [u8]) -> Result<usize, CogError> {
     }
 }
 
+/// Without libdeflate (wasm32: the Worker and the browser): fdeflate, which inflated a
+/// float32 DEM tile in ~0.7x miniz_oxide's time (measured natively; both pure Rust, and
+/// fdeflate is already here for PNG encoding). Anything it does not finish exactly (see
+/// above) goes through miniz_oxide, for the same results and error messages.
 #[cfg(not(all(feature = "libdeflate", not(target_arch = "wasm32"))))]
 fn inflate(input: &[u8], out: &mut [u8]) -> Result<usize, CogError> {
-    inflate_miniz(input, out)
+    let mut decompressor = fdeflate::Decompressor::new();
+    match decompressor.read(input, out, 0, true) {
+        Ok((_, written)) if written == out.len() => Ok(written),
+        _ => inflate_miniz(input, out),
+    }
 }
 
 fn inflate_miniz(input: &[u8], out: &mut [u8]) -> Result<usize, CogError> {

@@ -22,30 +22,22 @@ pub(crate) fn table_indices(
     valid: &[bool],
     pixels: usize,
 ) -> Option<(Vec<[u8; 4]>, Vec<u8>)> {
-    let mut bins = vec![TRANSPARENT; pixels];
     let n = pixels.min(values.len()).min(valid.len());
-    if let Some((lo, hi)) = range {
-        // Same arithmetic as `style::paint_table`, so the pixels are identical.
-        let scale = 256.0 / (hi - lo);
-        for ((v, ok), bin) in values[..n].iter().zip(&valid[..n]).zip(&mut bins) {
-            let b = (((v - lo) * scale) as usize).min(255) as u16;
-            *bin = if *ok && !v.is_nan() { b } else { TRANSPARENT };
-        }
-    }
     // Palette order is each colour's first appearance, deduplicated, exactly as `palettize`
-    // builds it from the RGBA image, so the PNG bytes are the same as the RGBA path's. A
-    // branch per pixel on a 257-entry table, rather than a hash probe on the colour.
-    // Alpha-0 colours all decode as (0, 0, 0, 0), as `palettize` makes them.
+    // builds it from the RGBA image, so the PNG bytes are the same as the RGBA path's.
+    // Alpha-0 colours all decode as (0, 0, 0, 0), as `palettize` makes them. One pass: a
+    // bin's palette slot is looked up in a 257-entry table and assigned on first sight (a
+    // branch that is almost never taken), rather than a hash probe on the colour.
     let colour = |bin: usize| match lut.get(bin) {
         Some(c) if c[3] != 0 => *c,
         _ => [0; 4],
     };
     let mut slot = [UNSET; 257];
     let mut palette: Vec<[u8; 4]> = Vec::with_capacity(256);
-    for b in &bins {
-        let s = &mut slot[usize::from(*b)];
+    let mut index_of = |bin: u16| -> Option<u8> {
+        let s = &mut slot[usize::from(bin)];
         if *s == UNSET {
-            let c = colour(usize::from(*b));
+            let c = colour(usize::from(bin));
             let index = match palette.iter().position(|p| *p == c) {
                 Some(i) => i,
                 None => {
@@ -55,7 +47,29 @@ pub(crate) fn table_indices(
             };
             *s = u16::from(u8::try_from(index).ok()?); // the 257th colour: no palette
         }
+        Some(*s as u8) // < 256: only ever set from a u8
+    };
+    let mut indices = Vec::with_capacity(pixels);
+    if let Some((lo, hi)) = range {
+        // Same arithmetic as `style::paint_table`, so the pixels are identical: clamping in
+        // floating point first equals its saturating `as usize` then `min(255)` (NaN -> 0),
+        // and lets this pass vectorise; the table lookups then run over plain integers.
+        let scale = 256.0 / (hi - lo);
+        let bins: Vec<u16> = values[..n]
+            .iter()
+            .zip(&valid[..n])
+            .map(|(v, ok)| {
+                let b = ((v - lo) * scale).clamp(0.0, 255.0) as u16;
+                if *ok && !v.is_nan() { b } else { TRANSPARENT }
+            })
+            .collect();
+        for bin in bins {
+            indices.push(index_of(bin)?);
+        }
     }
-    let indices = bins.iter().map(|b| slot[usize::from(*b)] as u8).collect();
+    if indices.len() < pixels {
+        let transparent = index_of(TRANSPARENT)?;
+        indices.resize(pixels, transparent);
+    }
     Some((palette, indices))
 }
