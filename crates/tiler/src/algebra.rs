@@ -21,6 +21,7 @@ use crate::etag;
 use crate::layer::{Layer, Legend};
 use crate::paint::{self, band, band_context, render_error};
 use crate::query::{AlgebraQuery, Mode, PixelRequest};
+use crate::read::BandMask;
 use crate::route::{AlgebraRequest, Format, StyleQuery};
 use crate::service::{Caching, Reply};
 use crate::{Request, Service, TileError};
@@ -155,15 +156,22 @@ impl<B: Bucket> Service<B> {
         Ok(layers)
     }
 
-    /// Tile `t` of every layer, read concurrently, each layer once.
+    /// Tile `t` of every layer, read concurrently, each layer once, with only the bands
+    /// the query binds.
     pub(crate) async fn read_layers(
         &self,
         layers: &Layers,
+        q: &AlgebraQuery,
         t: TileCoord,
     ) -> Result<Blocks, TileError> {
-        let reads = layers.values().map(|layer| async move {
+        let reads = layers.iter().map(|(id, layer)| async move {
+            let bands = q
+                .bindings
+                .iter()
+                .filter(|b| b.layer == *id)
+                .fold(BandMask::NONE, |mask, b| mask.with(b.band));
             if layer.covers(t) {
-                self.read_tile(layer, t).await
+                self.read_tile(layer, t, bands).await
             } else {
                 Ok(None)
             }
@@ -233,7 +241,7 @@ impl<B: Bucket> Service<B> {
             etag: Some(tag.clone()),
             caching,
         };
-        let blocks = self.read_layers(&layers, a.tile).await?;
+        let blocks = self.read_layers(&layers, q, a.tile).await?;
         if blocks.values().all(Option::is_none) {
             return Ok(empty);
         }
@@ -350,7 +358,7 @@ impl<B: Bucket> Service<B> {
             return Ok(not_modified);
         }
         let (tile, index) = locate(x, y, zoom);
-        let blocks = self.read_layers(&layers, tile).await?;
+        let blocks = self.read_layers(&layers, q, tile).await?;
         let single: Blocks = blocks
             .into_iter()
             .map(|(id, b)| (id, b.and_then(|b| pixel_block(&b, index))))

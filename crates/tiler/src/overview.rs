@@ -237,7 +237,7 @@ impl<B: Bucket> Service<B> {
         let mut cells = Vec::new();
         // One overview tile at a time (its layers concurrently): memory stays one tile's worth.
         for t in tiles {
-            let blocks = self.read_layers(&involved, t).await?;
+            let blocks = self.read_layers(&involved, q, t).await?;
             if blocks.values().all(Option::is_none) {
                 continue;
             }

@@ -12,6 +12,7 @@ use crate::cache::ByteLru;
 use crate::etag;
 use crate::layer::{Layer, Legend};
 use crate::paint::{self, Painter};
+use crate::read::BandMask;
 use crate::route::{self, Route, TileRequest};
 use crate::{Config, Request, Response, TileError};
 
@@ -276,7 +277,7 @@ impl<B: Bucket> Service<B> {
         if !layer.covers(t.tile) {
             return Ok(empty);
         }
-        let Some(block) = self.read_tile(&layer, t.tile).await? else {
+        let Some(block) = self.read_tile(&layer, t.tile, BandMask::ALL).await? else {
             return Ok(empty);
         };
         let body = painter.encode(
