@@ -11,6 +11,8 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
+// Linked for its global allocator, as in the server.
+use tilefn_server as _;
 use tilefn_storage::ObjectStoreBucket;
 use tilefn_tiler::{Config, Request, Service};
 
