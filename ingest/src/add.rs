@@ -112,10 +112,10 @@ fn build_and_publish(
         plan.max_zoom,
         plan.max_zoom_tiles(),
         plan.resampling.name(),
-        if plan.alpha {
-            "alpha mask"
+        if plan.mask {
+            "internal mask"
         } else {
-            "nodata mask"
+            "nodata value"
         }
     ));
     let previous = match read_manifest(store, &args.layer) {
@@ -229,7 +229,8 @@ fn build_and_publish(
         tile_size: TILE_SIZE,
         dtype: plan.dtype,
         band_count: plan.bands,
-        alpha: plan.alpha,
+        alpha: false,
+        mask: plan.mask,
         nodata: plan.nodata,
         bands,
         compression: format!("{:?}", plan.compression).to_ascii_lowercase(),

@@ -12,7 +12,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Mutex;
 
 use tilefn_catalog::ObjectEntry;
-use tilefn_cog::write::{CogSpec, data_order, header};
+use tilefn_cog::write::{CogSpec, data_order, header_with_mask};
 
 use crate::IngestError;
 use crate::store::Store;
@@ -20,8 +20,9 @@ use crate::store::Store;
 struct Spill {
     file: File,
     len: u64,
-    /// `[level][row * cols + col]` → (offset in the spill file, length); length 0 = sparse.
-    index: Vec<Vec<(u64, u64)>>,
+    /// `[level][row * cols + col]` → (offset in the spill file, image length, mask length):
+    /// the mask tile (if any) is spilled right behind its image tile; length 0 = sparse.
+    index: Vec<Vec<(u64, u64, u64)>>,
 }
 
 pub struct CogSink {
@@ -36,7 +37,7 @@ impl CogSink {
         let index = (0..usize::from(spec.levels))
             .map(|l| {
                 let n = spec.tiles_per_side(l) as usize;
-                vec![(0, 0); n * n]
+                vec![(0, 0, 0); n * n]
             })
             .collect();
         Ok(CogSink {
@@ -49,8 +50,16 @@ impl CogSink {
         })
     }
 
-    /// Stores the encoded tile at (`level`, `col`, `row`).
-    pub fn put(&self, level: usize, col: u32, row: u32, bytes: &[u8]) -> Result<(), IngestError> {
+    /// Stores the encoded tile at (`level`, `col`, `row`) and its encoded mask tile (empty
+    /// when the spec has no mask).
+    pub fn put(
+        &self,
+        level: usize,
+        col: u32,
+        row: u32,
+        bytes: &[u8],
+        mask: &[u8],
+    ) -> Result<(), IngestError> {
         let mut s = self
             .spill
             .lock()
@@ -65,9 +74,10 @@ impl CogSink {
         s.file
             .seek(SeekFrom::Start(off))
             .and_then(|_| s.file.write_all(bytes))
+            .and_then(|_| s.file.write_all(mask))
             .map_err(|e| IngestError::Io(format!("spill: {e}")))?;
-        s.len += bytes.len() as u64;
-        s.index[level][(row * n + col) as usize] = (off, bytes.len() as u64);
+        s.len += (bytes.len() + mask.len()) as u64;
+        s.index[level][(row * n + col) as usize] = (off, bytes.len() as u64, mask.len() as u64);
         Ok(())
     }
 
@@ -86,16 +96,28 @@ impl CogSink {
             .iter()
             .map(|l| l.iter().map(|t| t.1).collect())
             .collect();
-        let head = header(&self.spec, &sizes)?;
+        let mask_sizes: Vec<Vec<u64>> = if self.spec.mask {
+            spill
+                .index
+                .iter()
+                .map(|l| l.iter().map(|t| t.2).collect())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let head = header_with_mask(&self.spec, &sizes, &mask_sizes)?;
         let order = data_order(&self.spec);
         let header_len = head.len() as u64;
         let mut entry = store.put_streamed(key, |emit| {
             emit(&head)?;
             let mut buf = Vec::new();
             for (level, i) in order {
-                let Some(&(off, len)) = spill.index.get(level).and_then(|l| l.get(i)) else {
+                // The image tile and its mask tile, spilled together in file order.
+                let Some(&(off, image, mask)) = spill.index.get(level).and_then(|l| l.get(i))
+                else {
                     continue;
                 };
+                let len = image + mask;
                 if len == 0 {
                     continue;
                 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use indicatif::ProgressBar;
 use tilefn_catalog::ObjectEntry;
 use tilefn_cog::layout::{PyramidLayout, cog_key};
-use tilefn_cog::write::encode_tile;
+use tilefn_cog::write::{encode_mask_tile, encode_tile};
 use tilefn_raster::{Block, Bounds, TileCoord, mercator};
 
 use crate::IngestError;
@@ -162,9 +162,14 @@ impl<'a> Builder<'a> {
                 }
             }
         };
-        let raw = block.to_interleaved_le(self.plan.nodata.unwrap_or(0.0), self.plan.alpha);
+        let raw = block.to_interleaved_le(self.plan.nodata.unwrap_or(0.0), false);
         let bytes = encode_tile(&sink.spec, &raw)?;
-        sink.put(place.level, place.col, place.row, &bytes)?;
+        let mask = if sink.spec.mask {
+            encode_mask_tile(&sink.spec, &block.valid)?
+        } else {
+            Vec::new()
+        };
+        sink.put(place.level, place.col, place.row, &bytes, &mask)?;
         self.tiles_written.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -103,6 +103,7 @@ pub fn register(args: &RegisterArgs, store: &Store) -> Result<(), IngestError> {
         dtype,
         band_count: bands,
         alpha,
+        mask: false,
         nodata,
         bands: stats
             .iter()

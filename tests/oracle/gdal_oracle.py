@@ -123,6 +123,7 @@ def compare(store, manifest, group, cogs, source, bands_check):
     }
     nbands = manifest["band_count"]
     alpha = manifest["alpha"]
+    mask = manifest.get("mask", False)
     nodata = nodata_value(manifest.get("nodata"))
     band_nodata = [nodata_value(b.get("nodata", manifest.get("nodata"))) for b in manifest["bands"]]
     band_nodata += [nodata] * (nbands - len(band_nodata))
@@ -150,6 +151,9 @@ def compare(store, manifest, group, cogs, source, bands_check):
                         ours = cog.read(list(range(1, nbands + 1)), window=win)
                         if alpha:
                             ours_valid = cog.read(nbands + 1, window=win) > 0
+                        elif mask:
+                            # GDAL's internal mask (our ingest's validity without nodata).
+                            ours_valid = cog.read_masks(1, window=win) > 0
                         elif nodata is None:
                             ours_valid = np.ones(ours.shape[1:], dtype=bool)
                         else:
@@ -165,7 +169,7 @@ def compare(store, manifest, group, cogs, source, bands_check):
                                 # Stats are per band: a band's own nodata value is not a
                                 # sample even where another band makes the pixel valid.
                                 v = ours[b][ours_valid]
-                                if not alpha and band_nodata[b] is not None:
+                                if not alpha and not mask and band_nodata[b] is not None:
                                     v = v[~same(v, band_nodata[b])]
                                 v = v[~np.isnan(v)] if v.dtype.kind == "f" else v
                                 if v.size:
@@ -245,6 +249,8 @@ def check_header(cog, key, manifest, errors):
         errors.append(f"{key}: GDAL_NODATA {cog.nodata} != manifest {nodata}")
     if manifest["alpha"] and cog.colorinterp[-1] != rasterio.enums.ColorInterp.alpha:
         errors.append(f"{key}: last sample is {cog.colorinterp[-1].name}, not alpha")
+    if manifest.get("mask") and rasterio.enums.MaskFlags.per_dataset not in cog.mask_flag_enums[0]:
+        errors.append(f"{key}: GDAL sees no internal mask (flags {cog.mask_flag_enums[0]})")
 
 
 def check_stats(manifest, stats, errors):

@@ -50,8 +50,12 @@ pub struct Manifest {
     pub dtype: DataType,
     /// Data bands in each pixel (an alpha sample, when present, is not counted).
     pub band_count: usize,
-    /// Whether each COG carries an extra alpha sample (used when no nodata value is free).
+    /// Whether each COG carries an extra alpha sample (layers registered from such files).
     pub alpha: bool,
+    /// Whether each COG carries a GDAL internal mask (`tilefn-cog` `CogSpec::mask`): how
+    /// ingest marks valid pixels of integer layers without a nodata value.
+    #[serde(default)]
+    pub mask: bool,
     #[serde(with = "nodata_serde")]
     pub nodata: Option<f64>,
     pub bands: Vec<BandInfo>,

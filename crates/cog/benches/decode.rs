@@ -83,6 +83,7 @@ mod bench {
             dtype,
             bands,
             alpha: false,
+            mask: false,
             photometric: if bands == 3 {
                 Photometric::Rgb
             } else {

@@ -228,6 +228,7 @@ fn spec(
         dtype,
         bands,
         alpha,
+        mask: false,
         photometric: if bands >= 3 && dtype == DataType::Uint8 {
             Photometric::Rgb
         } else {

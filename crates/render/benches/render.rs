@@ -73,6 +73,7 @@ fn cog_tile(values: &[f64]) -> (CogSpec, Vec<u8>) {
         dtype: DataType::Float32,
         bands: 1,
         alpha: false,
+        mask: false,
         photometric: Photometric::MinIsBlack,
         compression: Compression::Deflate,
         predictor: Predictor::FloatingPoint,

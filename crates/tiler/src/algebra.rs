@@ -17,11 +17,11 @@ use tilefn_raster::{Block, DataType, TILE_SIZE, TileCoord};
 use tilefn_render::{LayerContext, StatsSummary, Style, StyleParams, encode_geotiff, render_rgb};
 use tilefn_storage::Bucket;
 
+use crate::convert::BandMask;
 use crate::etag;
 use crate::layer::{Layer, Legend};
 use crate::paint::{self, band, band_context, render_error};
 use crate::query::{AlgebraQuery, Mode, PixelRequest};
-use crate::read::BandMask;
 use crate::route::{AlgebraRequest, Format, StyleQuery};
 use crate::service::{Caching, Reply};
 use crate::{Request, Service, TileError};

@@ -16,6 +16,7 @@
 mod algebra;
 mod cache;
 mod catalog;
+mod convert;
 mod error;
 mod etag;
 mod layer;

@@ -9,10 +9,10 @@ use tilefn_cog::read::Tiff;
 use tilefn_storage::Bucket;
 
 use crate::cache::ByteLru;
+use crate::convert::BandMask;
 use crate::etag;
 use crate::layer::{Layer, Legend};
 use crate::paint::{self, Painter};
-use crate::read::BandMask;
 use crate::route::{self, Route, TileRequest};
 use crate::{Config, Request, Response, TileError};
 

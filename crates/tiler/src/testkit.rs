@@ -15,7 +15,8 @@ use tilefn_catalog::{
 };
 use tilefn_cog::layout::{PyramidLayout, cog_key};
 use tilefn_cog::write::{
-    CogSpec, Compression, Photometric, data_order, default_predictor, encode_tile, header,
+    CogSpec, Compression, Photometric, data_order, default_predictor, encode_mask_tile,
+    encode_tile, header_with_mask,
 };
 use tilefn_raster::mercator::{
     ORIGIN_SHIFT, mercator_to_lonlat, resolution, tile_bounds, tile_range,
@@ -39,6 +40,9 @@ pub struct SyntheticLayer {
     pub dtype: DataType,
     pub bands: usize,
     pub alpha: bool,
+    /// A GDAL internal mask marks valid pixels (as ingest writes integer layers without a
+    /// nodata value).
+    pub mask: bool,
     pub nodata: Option<f64>,
     pub min_zoom: u8,
     pub max_zoom: u8,
@@ -78,6 +82,7 @@ pub fn float_layer(id: &str) -> SyntheticLayer {
         dtype: DataType::Float32,
         bands: 1,
         alpha: false,
+        mask: false,
         nodata: Some(-9999.0),
         min_zoom: 3,
         max_zoom: 5,
@@ -124,12 +129,12 @@ pub fn class_pixel(_z: u8, gx: u64, gy: u64, _band: usize) -> f64 {
     ((gx / 7 + gy / 5) % 4 + 1) as f64
 }
 
-/// Three uint8 bands with an alpha sample (no nodata value).
+/// Three uint8 bands with an internal mask (no nodata value), as ingest writes them.
 pub fn rgb_layer(id: &str) -> SyntheticLayer {
     SyntheticLayer {
         dtype: DataType::Uint8,
         bands: 3,
-        alpha: true,
+        mask: true,
         nodata: None,
         pixel: rgb_pixel,
         ..float_layer(id)
@@ -209,6 +214,7 @@ impl SyntheticLayer {
             dtype: self.dtype,
             bands: self.bands as u16,
             alpha: self.alpha,
+            mask: self.mask,
             photometric: if rgb {
                 Photometric::Rgb
             } else {
@@ -224,19 +230,31 @@ impl SyntheticLayer {
     fn cog(&self, spec: &CogSpec) -> Result<Option<(Vec<u8>, u64)>, BoxError> {
         let fill = self.nodata.unwrap_or(0.0);
         let mut tiles: Vec<Vec<Vec<u8>>> = Vec::new();
+        let mut masks: Vec<Vec<Vec<u8>>> = Vec::new();
         for level in 0..usize::from(spec.levels) {
             let n = spec.tiles_per_side(level) as usize;
             let mut encoded = Vec::with_capacity(n * n);
+            let mut encoded_masks = Vec::with_capacity(n * n);
             for index in 0..n * n {
                 let t = spec.tile_at(level, index).ok_or("tile outside its COG")?;
                 let block = self.block(t);
-                encoded.push(if block.any_valid() {
-                    encode_tile(spec, &block.to_interleaved_le(fill, self.alpha))?
+                if block.any_valid() {
+                    encoded.push(encode_tile(
+                        spec,
+                        &block.to_interleaved_le(fill, self.alpha),
+                    )?);
+                    encoded_masks.push(if spec.mask {
+                        encode_mask_tile(spec, &block.valid)?
+                    } else {
+                        Vec::new()
+                    });
                 } else {
-                    Vec::new()
-                });
+                    encoded.push(Vec::new());
+                    encoded_masks.push(Vec::new());
+                }
             }
             tiles.push(encoded);
+            masks.push(encoded_masks);
         }
         if tiles.iter().flatten().all(Vec::is_empty) {
             return Ok(None);
@@ -245,10 +263,19 @@ impl SyntheticLayer {
             .iter()
             .map(|l| l.iter().map(|t| t.len() as u64).collect())
             .collect();
-        let mut bytes = header(spec, &sizes)?;
+        let mask_sizes: Vec<Vec<u64>> = if spec.mask {
+            masks
+                .iter()
+                .map(|l| l.iter().map(|t| t.len() as u64).collect())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut bytes = header_with_mask(spec, &sizes, &mask_sizes)?;
         let header_len = bytes.len() as u64;
         for (level, index) in data_order(spec) {
             bytes.extend_from_slice(&tiles[level][index]);
+            bytes.extend_from_slice(&masks[level][index]);
         }
         Ok(Some((bytes, header_len)))
     }
@@ -338,6 +365,7 @@ impl SyntheticLayer {
             dtype: self.dtype,
             band_count: self.bands,
             alpha: self.alpha,
+            mask: self.mask,
             nodata: self.nodata,
             bands: (0..self.bands).map(|i| self.band_info(i)).collect(),
             compression: "deflate".to_owned(),

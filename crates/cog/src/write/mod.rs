@@ -134,6 +134,12 @@ pub struct CogSpec {
     pub bands: u16,
     /// Adds one unassociated-alpha sample after the data bands.
     pub alpha: bool,
+    /// Adds a GDAL internal mask: after each level's IFD, a 1-bit transparency-mask IFD
+    /// (NewSubfileType 4, or 5 for overviews) whose tiles follow their image tiles in the
+    /// file, so one range read covers both. The compact way to mark valid pixels without a
+    /// nodata value (an alpha sample costs a byte per pixel to compress); not with `alpha`.
+    #[serde(default)]
+    pub mask: bool,
     pub photometric: Photometric,
     pub compression: Compression,
     /// Ignored when `compression` is `None`: libtiff only applies predictors inside the
@@ -222,6 +228,9 @@ impl CogSpec {
         if self.bands == 0 || self.bands == u16::MAX {
             return usage(format!("bands must be 1..{}, got {}", u16::MAX, self.bands));
         }
+        if self.alpha && self.mask {
+            return usage("a COG has an alpha sample or a mask, not both".into());
+        }
         if self.photometric == Photometric::Rgb && self.bands < 3 {
             return usage(format!("RGB needs at least 3 bands, got {}", self.bands));
         }
@@ -258,6 +267,8 @@ pub fn encode_tile(spec: &CogSpec, interleaved_le: &[u8]) -> Result<Vec<u8>, Cog
     let pred = spec.effective_predictor();
     let level = if pred == Predictor::FloatingPoint {
         codec::FLOAT_DEFLATE_LEVEL
+    } else if spec.dtype.size() == 1 {
+        codec::BYTE_DEFLATE_LEVEL
     } else {
         codec::DEFAULT_DEFLATE_LEVEL
     };
@@ -271,6 +282,25 @@ pub fn encode_tile(spec: &CogSpec, interleaved_le: &[u8]) -> Result<Vec<u8>, Cog
         Predictor::None => {}
     }
     codec::compress(spec.compression, &buf, level)
+}
+
+/// Packs one 256x256 tile's validity into a 1-bit GDAL mask tile (1 = valid, most
+/// significant bit first, 32 bytes a row) and compresses it with the spec's compression (no
+/// predictor: GDAL writes masks without one).
+pub fn encode_mask_tile(spec: &CogSpec, valid: &[bool]) -> Result<Vec<u8>, CogError> {
+    spec.validate()?;
+    if valid.len() != TS * TS {
+        return Err(CogError::Usage(format!(
+            "a 256x256 mask tile needs {} flags, got {}",
+            TS * TS,
+            valid.len()
+        )));
+    }
+    let packed: Vec<u8> = valid
+        .chunks_exact(8)
+        .map(|bits| bits.iter().fold(0u8, |acc, v| (acc << 1) | u8::from(*v)))
+        .collect();
+    codec::compress(spec.compression, &packed, codec::DEFAULT_DEFLATE_LEVEL)
 }
 
 /// The order tile data is stored in: coarsest level first (the last overview), full
@@ -293,6 +323,8 @@ const IMAGE_LENGTH: u16 = 257;
 const BITS_PER_SAMPLE: u16 = 258;
 const COMPRESSION: u16 = 259;
 const PHOTOMETRIC: u16 = 262;
+/// PhotometricInterpretation of a transparency mask.
+const PHOTOMETRIC_MASK: u16 = 4;
 const SAMPLES_PER_PIXEL: u16 = 277;
 const PLANAR_CONFIGURATION: u16 = 284;
 const PREDICTOR: u16 = 317;
@@ -315,55 +347,93 @@ const CITATION: &str = "WGS 84 / Pseudo-Mercator";
 /// tile's byte length, 0 for a sparse (absent) tile. BigTIFF is used only when the file
 /// would pass 4 GiB.
 pub fn header(spec: &CogSpec, tile_sizes: &[Vec<u64>]) -> Result<Vec<u8>, CogError> {
+    if spec.mask {
+        return Err(CogError::Usage(
+            "a masked COG needs its mask tile sizes: use header_with_mask".into(),
+        ));
+    }
+    header_with_mask(spec, tile_sizes, &[])
+}
+
+/// [`header`] for a spec with `mask`: `mask_sizes` has the mask tiles' byte lengths in the
+/// same shape as `tile_sizes` (empty when the spec has no mask).
+pub fn header_with_mask(
+    spec: &CogSpec,
+    tile_sizes: &[Vec<u64>],
+    mask_sizes: &[Vec<u64>],
+) -> Result<Vec<u8>, CogError> {
     spec.validate()?;
     let levels = usize::from(spec.levels);
-    if tile_sizes.len() != levels {
-        return Err(CogError::Usage(format!(
-            "tile_sizes has {} levels, the spec {levels}",
-            tile_sizes.len()
-        )));
+    check_shape(spec, tile_sizes, "tile_sizes")?;
+    if spec.mask {
+        check_shape(spec, mask_sizes, "mask_sizes")?;
+    } else if !mask_sizes.is_empty() {
+        return Err(CogError::Usage(
+            "mask sizes for a spec without a mask".into(),
+        ));
     }
-    for (level, sizes) in tile_sizes.iter().enumerate() {
-        let n = spec.tiles_per_side(level) as usize;
-        if sizes.len() != n * n {
-            return Err(CogError::Usage(format!(
-                "level {level} needs {} tile sizes, got {}",
-                n * n,
-                sizes.len()
-            )));
-        }
-    }
-    let data_len = tile_sizes
+    // Per IFD, in file order: each level's image, then its mask.
+    let sizes: Vec<Vec<u64>> = (0..levels)
+        .flat_map(|l| std::iter::once(&tile_sizes[l]).chain(mask_sizes.get(l)))
+        .cloned()
+        .collect();
+    let data_len = sizes
         .iter()
         .flatten()
         .try_fold(0u64, |acc, s| acc.checked_add(*s))
         .ok_or_else(|| CogError::Usage("tile sizes overflow u64".into()))?;
     // Sizing pass: the header's length depends only on tag counts, not on offset values.
-    let zeros: Vec<Vec<u64>> = tile_sizes.iter().map(|s| vec![0; s.len()]).collect();
-    let classic_len =
-        ifd::serialize(&ifd_entries(spec, &zeros, tile_sizes, false), false).len() as u64;
+    let zeros: Vec<Vec<u64>> = sizes.iter().map(|s| vec![0; s.len()]).collect();
+    let classic_len = ifd::serialize(&ifd_entries(spec, &zeros, &sizes, false), false).len() as u64;
     let big = classic_len.saturating_add(data_len) > u64::from(u32::MAX);
     let header_len = if big {
-        ifd::serialize(&ifd_entries(spec, &zeros, tile_sizes, true), true).len() as u64
+        ifd::serialize(&ifd_entries(spec, &zeros, &sizes, true), true).len() as u64
     } else {
         classic_len
     };
+    let stride = 1 + usize::from(spec.mask);
     let mut offsets = zeros;
     let mut at = header_len;
     for (level, i) in data_order(spec) {
-        let size = tile_sizes[level][i];
-        if size > 0 {
-            offsets[level][i] = at;
-            at = at
-                .checked_add(size)
-                .ok_or_else(|| CogError::Usage("file size overflows u64".into()))?;
+        // The image tile, then (with a mask) its mask tile right behind it.
+        for ifd in level * stride..(level + 1) * stride {
+            let size = sizes[ifd][i];
+            if size > 0 {
+                offsets[ifd][i] = at;
+                at = at
+                    .checked_add(size)
+                    .ok_or_else(|| CogError::Usage("file size overflows u64".into()))?;
+            }
         }
     }
-    let out = ifd::serialize(&ifd_entries(spec, &offsets, tile_sizes, big), big);
+    let out = ifd::serialize(&ifd_entries(spec, &offsets, &sizes, big), big);
     debug_assert_eq!(out.len() as u64, header_len);
     Ok(out)
 }
 
+/// `sizes` has one array per level of `tiles_per_side(level)^2` entries.
+fn check_shape(spec: &CogSpec, sizes: &[Vec<u64>], what: &str) -> Result<(), CogError> {
+    let levels = usize::from(spec.levels);
+    if sizes.len() != levels {
+        return Err(CogError::Usage(format!(
+            "{what} has {} levels, the spec {levels}",
+            sizes.len()
+        )));
+    }
+    for (level, s) in sizes.iter().enumerate() {
+        let n = spec.tiles_per_side(level) as usize;
+        if s.len() != n * n {
+            return Err(CogError::Usage(format!(
+                "level {level} needs {} {what}, got {}",
+                n * n,
+                s.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every IFD's entries in file order; `offsets` and `sizes` have one array per IFD.
 fn ifd_entries(
     spec: &CogSpec,
     offsets: &[Vec<u64>],
@@ -391,9 +461,12 @@ fn ifd_entries(
         extra.push(2);
     }
     let nodata = spec.nodata.map(gdal_nodata_string);
-    (0..usize::from(spec.levels))
-        .map(|level| {
-            let side = spec.tiles_per_side(level) * TILE_SIZE;
+    let stride = 1 + usize::from(spec.mask);
+    let mut ifds = Vec::with_capacity(usize::from(spec.levels) * stride);
+    for level in 0..usize::from(spec.levels) {
+        let side = spec.tiles_per_side(level) * TILE_SIZE;
+        let (image, mask) = (level * stride, level * stride + 1);
+        ifds.push({
             let mut e = vec![
                 Entry::new(IMAGE_WIDTH, Value::Long(vec![side])),
                 Entry::new(IMAGE_LENGTH, Value::Long(vec![side])),
@@ -410,8 +483,8 @@ fn ifd_entries(
                 Entry::new(PLANAR_CONFIGURATION, Value::Short(vec![1])),
                 Entry::new(TILE_WIDTH, Value::Short(vec![TILE_SIZE as u16])),
                 Entry::new(TILE_LENGTH, Value::Short(vec![TILE_SIZE as u16])),
-                Entry::new(TILE_OFFSETS, offset_array(&offsets[level])),
-                Entry::new(TILE_BYTE_COUNTS, offset_array(&sizes[level])),
+                Entry::new(TILE_OFFSETS, offset_array(&offsets[image])),
+                Entry::new(TILE_BYTE_COUNTS, offset_array(&sizes[image])),
                 Entry::new(SAMPLE_FORMAT, per_sample(spec.dtype.tiff_sample_format())),
             ];
             if level > 0 {
@@ -433,8 +506,33 @@ fn ifd_entries(
                 e.extend(georeferencing(spec));
             }
             e
-        })
-        .collect()
+        });
+        if spec.mask {
+            ifds.push(vec![
+                // Transparency mask, of an overview past level 0 (GDAL's internal mask).
+                Entry::new(
+                    NEW_SUBFILE_TYPE,
+                    Value::Long(vec![if level > 0 { 5 } else { 4 }]),
+                ),
+                Entry::new(IMAGE_WIDTH, Value::Long(vec![side])),
+                Entry::new(IMAGE_LENGTH, Value::Long(vec![side])),
+                Entry::new(BITS_PER_SAMPLE, Value::Short(vec![1])),
+                Entry::new(
+                    COMPRESSION,
+                    Value::Short(vec![spec.compression.tiff_code()]),
+                ),
+                Entry::new(PHOTOMETRIC, Value::Short(vec![PHOTOMETRIC_MASK])),
+                Entry::new(SAMPLES_PER_PIXEL, Value::Short(vec![1])),
+                Entry::new(PLANAR_CONFIGURATION, Value::Short(vec![1])),
+                Entry::new(TILE_WIDTH, Value::Short(vec![TILE_SIZE as u16])),
+                Entry::new(TILE_LENGTH, Value::Short(vec![TILE_SIZE as u16])),
+                Entry::new(TILE_OFFSETS, offset_array(&offsets[mask])),
+                Entry::new(TILE_BYTE_COUNTS, offset_array(&sizes[mask])),
+                Entry::new(SAMPLE_FORMAT, Value::Short(vec![1])),
+            ]);
+        }
+    }
+    ifds
 }
 
 /// GeoTIFF tags for IFD 0 (overviews inherit georeferencing from it): EPSG:3857,

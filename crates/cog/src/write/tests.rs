@@ -9,6 +9,7 @@ fn spec(levels: u8, dtype: DataType, compression: Compression) -> CogSpec {
         dtype,
         bands: 1,
         alpha: false,
+        mask: false,
         photometric: Photometric::MinIsBlack,
         compression,
         predictor: default_predictor(dtype),
@@ -116,4 +117,73 @@ fn nodata_strings() {
         "-3.4028234663852886e38"
     );
     assert_eq!(gdal_nodata_string(f64::NEG_INFINITY), "-inf");
+}
+
+#[test]
+fn masked_cog_has_gdal_mask_ifds_behind_each_level_and_mask_tiles_behind_image_tiles() {
+    use crate::read::{Limits, decode_tile, parse_file};
+    let s = CogSpec {
+        mask: true,
+        nodata: None,
+        ..spec(2, DataType::Uint8, Compression::Deflate)
+    };
+    // Level 0: 2 x 2 tiles, the last one sparse; level 1: 1 tile. Valid = left half.
+    let valid: Vec<bool> = (0..TS * TS).map(|p| p % TS < TS / 2).collect();
+    let image = encode_tile(&s, &vec![7u8; TS * TS]).unwrap_or_default();
+    let mask = encode_mask_tile(&s, &valid).unwrap_or_default();
+    let sizes = |n: usize, len: usize| -> Vec<u64> {
+        (0..n)
+            .map(|i| if i == 3 { 0 } else { len as u64 })
+            .collect()
+    };
+    let tile_sizes = vec![sizes(4, image.len()), sizes(1, image.len())];
+    let mask_sizes = vec![sizes(4, mask.len()), sizes(1, mask.len())];
+    assert!(
+        header(&s, &tile_sizes).is_err(),
+        "a masked spec needs mask sizes"
+    );
+    let mut file = header_with_mask(&s, &tile_sizes, &mask_sizes).unwrap_or_default();
+    for (level, i) in data_order(&s) {
+        if tile_sizes[level][i] > 0 {
+            file.extend_from_slice(&image);
+            file.extend_from_slice(&mask);
+        }
+    }
+    let tiff = parse_file(&file, &Limits::default()).unwrap_or_else(|e| panic!("{e}"));
+    let kinds: Vec<(bool, bool, u32)> = tiff
+        .ifds
+        .iter()
+        .map(|i| (i.is_mask(), i.is_reduced(), i.width))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (false, false, 512),
+            (true, false, 512),
+            (false, true, 256),
+            (true, true, 256)
+        ]
+    );
+    for (image_ifd, col, row) in [(0usize, 1u32, 0u32), (2, 0, 0)] {
+        let (img, msk) = (&tiff.ifds[image_ifd], &tiff.ifds[image_ifd + 1]);
+        let (Some(a), Some(b)) = (img.tile_range(col, row), msk.tile_range(col, row)) else {
+            panic!("tile {col},{row} of IFD {image_ifd} is missing");
+        };
+        assert_eq!(a.end, b.start, "the mask tile follows its image tile");
+        let bits = decode_tile(
+            &tiff,
+            msk,
+            &file[b.start as usize..b.end as usize],
+            &Limits::default(),
+        )
+        .unwrap_or_default();
+        let flags: Vec<bool> = bits.iter().map(|v| *v != 0).collect();
+        assert_eq!(flags, valid);
+    }
+    assert_eq!(tiff.ifds[1].tile_range(1, 1), None, "sparse stays sparse");
+    let both = CogSpec {
+        alpha: true,
+        ..s.clone()
+    };
+    assert!(matches!(both.validate(), Err(CogError::Usage(_))));
 }

@@ -36,6 +36,7 @@ pub fn encode_geotiff(
         dtype: block.dtype,
         bands,
         alpha,
+        mask: false,
         photometric: Photometric::MinIsBlack,
         compression: Compression::Deflate,
         predictor: default_predictor(block.dtype),
