@@ -96,6 +96,33 @@ impl BandAcc {
             return;
         }
         let n = vals.len() as u64;
+        if let Some(base) = bucketing.dense8 {
+            // 8-bit samples are whole numbers within the type's range, so the tally holds
+            // everything: the moments come from its 256 entries rather than from two more
+            // passes over the pixels (those were a tenth of an RGB ingest). The sums are of
+            // small integers, exact in f64, so the mean is the same as summing per pixel.
+            let mut tally = [0u64; 256];
+            for &v in vals {
+                let i = (bucketing.key(v) - base).clamp(0, 255) as usize;
+                tally[i] += 1;
+            }
+            let value = |i: usize| (base + i as i64) as f64;
+            let seen = || tally.iter().enumerate().filter(|(_, c)| **c > 0);
+            let sum: f64 = seen().map(|(i, c)| value(i) * *c as f64).sum();
+            let mean = sum / n as f64;
+            let m2: f64 = seen()
+                .map(|(i, c)| (value(i) - mean) * (value(i) - mean) * *c as f64)
+                .sum();
+            let lo = seen().map(|(i, _)| value(i)).fold(f64::INFINITY, f64::min);
+            let hi = seen()
+                .map(|(i, _)| value(i))
+                .fold(f64::NEG_INFINITY, f64::max);
+            for (i, c) in seen() {
+                *self.buckets.entry(base + i as i64).or_insert(0) += *c;
+            }
+            self.merge_moments(n, mean, m2, lo, hi);
+            return;
+        }
         let (mut sum, mut lo, mut hi) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
         for &v in vals {
             sum += v;
@@ -104,21 +131,6 @@ impl BandAcc {
         }
         let mean = sum / n as f64;
         let m2: f64 = vals.iter().map(|v| (v - mean) * (v - mean)).sum();
-        if let Some(base) = bucketing.dense8 {
-            let mut tally = [0u64; 256];
-            for &v in vals {
-                // 8-bit samples are whole numbers within the type's range.
-                let i = (bucketing.key(v) - base).clamp(0, 255) as usize;
-                tally[i] += 1;
-            }
-            for (i, &c) in tally.iter().enumerate() {
-                if c > 0 {
-                    *self.buckets.entry(base + i as i64).or_insert(0) += c;
-                }
-            }
-            self.merge_moments(n, mean, m2, lo, hi);
-            return;
-        }
         let mut run_key = bucketing.key(vals[0]);
         let mut run_len = 0u64;
         for &v in vals {

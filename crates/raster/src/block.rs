@@ -123,7 +123,7 @@ fn int(v: f64, lo: f64, hi: f64) -> f64 {
     if v.is_nan() {
         return 0.0;
     }
-    let whole = if (v as i64) as f64 == v { v } else { v.round() };
+    let whole = crate::dtype::round(v);
     whole.clamp(lo, hi)
 }
 

@@ -128,7 +128,7 @@ impl DataType {
             0.0
         } else {
             let (lo, hi) = self.range();
-            v.round().clamp(lo, hi)
+            round(v).clamp(lo, hi)
         }
     }
 
@@ -191,9 +191,73 @@ impl std::str::FromStr for DataType {
     }
 }
 
+/// `f64::round` (halves away from zero), without the call: on baseline x86-64 (no SSE4.1
+/// rounding instruction) `f64::round` is a libm call, and it was 7% of an 8-bit RGB ingest
+/// (one call per sample warped). Truncation is one instruction, and for |v| < 2^52 both the
+/// truncated value and the fraction `v - trunc(v)` are exact, so this equals `f64::round`
+/// (up to the sign of a zero result). NaN, infinities and larger values are returned as they
+/// are, as `f64::round` does.
+#[inline]
+pub fn round(v: f64) -> f64 {
+    const EXACT: f64 = 4_503_599_627_370_496.0; // 2^52: every float at or above is whole
+    if v.is_nan() || v.abs() >= EXACT {
+        return v;
+    }
+    let t = v as i64 as f64;
+    let f = v - t;
+    if f >= 0.5 {
+        t + 1.0
+    } else if f <= -0.5 {
+        t - 1.0
+    } else {
+        t
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn round_matches_f64_round() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut cases = vec![
+            0.5,
+            1.5,
+            2.5,
+            -0.5,
+            -1.5,
+            0.49999999999999994,
+            -0.49999999999999994,
+            254.5,
+            255.49999999999997,
+            4503599627370495.5,
+            -4503599627370495.5,
+            4503599627370496.0,
+            1e300,
+            -1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.0,
+            -0.0,
+            3.0,
+            -7.0,
+        ];
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push((x >> 11) as f64 / (1u64 << 40) as f64 - 4096.0);
+            cases.push(f64::from_bits(x));
+        }
+        for v in cases {
+            let (ours, std) = (round(v), v.round());
+            assert!(
+                ours == std || (ours.is_nan() && std.is_nan()),
+                "{v}: {ours} vs {std}"
+            );
+        }
+    }
 
     #[test]
     fn tiff_round_trip_and_names() {
