@@ -230,6 +230,7 @@ impl WarpContext {
             dtype: self.dtype,
         };
         let n = size * size;
+        let copies = matches!(self.resampling, Resampling::Nearest | Resampling::Mode);
         let mut vals = vec![0.0; self.bands];
         for y in y0..y0 + side {
             for x in x0..x0 + side {
@@ -244,7 +245,10 @@ impl WarpContext {
                 if ok {
                     out.valid[o] = true;
                     for (b, v) in vals.iter().enumerate() {
-                        out.values[b * n + o] = self.dtype.clamp(*v);
+                        // Nearest and mode copy a source value of the same type, which needs
+                        // no clamping (and clamping every sample was an eighth of an RGB
+                        // ingest); interpolation can overshoot the type's range.
+                        out.values[b * n + o] = if copies { *v } else { self.dtype.clamp(*v) };
                     }
                 }
             }
