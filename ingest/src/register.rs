@@ -43,7 +43,7 @@ pub fn register(args: &RegisterArgs, store: &Store) -> Result<(), IngestError> {
         .map_err(|e| IngestError::Store(format!("{}: {e}", args.url)))?;
     let limits = Limits::default();
     let (tiff, header_len) = read_header(&reader, rt, size, &limits, &args.url)?;
-    let levels = grid_levels(&tiff)?;
+    let (levels, masked) = grid_levels(&tiff)?;
     let first = tiff
         .ifds
         .get(levels[0].ifd)
@@ -61,7 +61,19 @@ pub fn register(args: &RegisterArgs, store: &Store) -> Result<(), IngestError> {
         .get(coarsest.ifd)
         .ok_or_else(|| not_web("no image"))?;
     let bucketing = Bucketing::for_dtype(dtype);
-    let stats = level_stats(&reader, rt, &tiff, stats_ifd, bands, alpha, nodata, &limits)?;
+    // With internal masks, each image IFD's mask is the IFD after it (checked above).
+    let mask_ifd = if masked {
+        tiff.ifds.get(coarsest.ifd + 1)
+    } else {
+        None
+    };
+    let validity = Validity {
+        alpha,
+        mask: mask_ifd,
+    };
+    let stats = level_stats(
+        &reader, rt, &tiff, stats_ifd, bands, validity, nodata, &limits,
+    )?;
 
     let z = levels[0].zoom;
     let res = mercator::resolution(z);
@@ -103,7 +115,7 @@ pub fn register(args: &RegisterArgs, store: &Store) -> Result<(), IngestError> {
         dtype,
         band_count: bands,
         alpha,
-        mask: false,
+        mask: masked,
         nodata,
         bands: stats
             .iter()
@@ -193,14 +205,37 @@ fn read_header(
     }
 }
 
-/// Where every image IFD sits in the XYZ grid, full resolution first; or why it does not.
-fn grid_levels(tiff: &Tiff) -> Result<Vec<ExternalLevel>, IngestError> {
-    if tiff.ifds.iter().any(Ifd::is_mask) {
-        return Err(IngestError::Invalid(
-            "internal masks are not supported by register: use a nodata value or an alpha band, or ingest with `tilefn-ingest add`".into(),
-        ));
+/// Where every image IFD sits in the XYZ grid, full resolution first, and whether the file
+/// has internal masks; or why it does not fit. Masks must be laid out as GDAL (and our
+/// ingest) write them: each image IFD directly followed by its mask IFD, which is what the
+/// tile service reads (`manifest.mask`).
+fn grid_levels(tiff: &Tiff) -> Result<(Vec<ExternalLevel>, bool), IngestError> {
+    let images: Vec<(usize, &Ifd)> = tiff
+        .ifds
+        .iter()
+        .enumerate()
+        .filter(|(_, ifd)| !ifd.is_mask())
+        .collect();
+    let masked = images.len() < tiff.ifds.len();
+    if masked {
+        for (i, image) in &images {
+            let paired = tiff.ifds.get(i + 1).is_some_and(|m| {
+                m.is_mask()
+                    && (m.width, m.height) == (image.width, image.height)
+                    && (m.tile_width, m.tile_height, m.tiled) == (256, 256, true)
+            });
+            if !paired {
+                return Err(not_web(
+                    "its internal masks are not laid out as GDAL writes them (each image \
+                     IFD followed by its 256x256-tiled mask IFD)",
+                ));
+            }
+        }
     }
-    let first = tiff.ifds.first().ok_or_else(|| not_web("no image"))?;
+    let first = images
+        .first()
+        .map(|(_, ifd)| *ifd)
+        .ok_or_else(|| not_web("no image"))?;
     let epsg = projected_epsg(first);
     if epsg != Some(3857) {
         return Err(not_web(&format!(
@@ -221,7 +256,7 @@ fn grid_levels(tiff: &Tiff) -> Result<Vec<ExternalLevel>, IngestError> {
     let x0 = tie[3] - tie[0] * sx;
     let y0 = tie[4] + tie[1] * sy;
     let mut levels = Vec::new();
-    for (i, ifd) in tiff.ifds.iter().enumerate() {
+    for (i, ifd) in images {
         if ifd.tile_width != 256 || ifd.tile_height != 256 || !ifd.tiled {
             return Err(not_web(&format!("level {i} is not tiled 256x256")));
         }
@@ -253,7 +288,7 @@ fn grid_levels(tiff: &Tiff) -> Result<Vec<ExternalLevel>, IngestError> {
             row_offset: row.round() as u32,
         });
     }
-    Ok(levels)
+    Ok((levels, masked))
 }
 
 /// ProjectedCSTypeGeoKey (3072) from the GeoKeyDirectory, when stored inline.
@@ -272,6 +307,15 @@ fn zoom_of(res: f64) -> Option<u8> {
     })
 }
 
+/// Where a registered file keeps pixel validity besides its nodata value.
+#[derive(Clone, Copy)]
+struct Validity<'a> {
+    /// The last sample is alpha (0 = invalid).
+    alpha: bool,
+    /// The level's internal mask IFD (0 = invalid).
+    mask: Option<&'a Ifd>,
+}
+
 /// Statistics of the valid pixels of one whole level.
 #[allow(clippy::too_many_arguments)]
 fn level_stats(
@@ -280,10 +324,11 @@ fn level_stats(
     tiff: &Tiff,
     ifd: &Ifd,
     bands: usize,
-    alpha: bool,
+    validity: Validity,
     nodata: Option<f64>,
     limits: &Limits,
 ) -> Result<Vec<BandAcc>, IngestError> {
+    let alpha = validity.alpha;
     let dtype = ifd.dtype.unwrap_or(DataType::Uint8);
     let bucketing = Bucketing::for_dtype(dtype);
     let (across, down) = (ifd.tiles_across(), ifd.tiles_down());
@@ -300,10 +345,19 @@ fn level_stats(
             let Some(range) = ifd.tile_range(col, row) else {
                 continue; // sparse tile: nothing to count
             };
-            let bytes = rt
-                .block_on(reader.read_range(range))
-                .map_err(|e| IngestError::Store(e.to_string()))?;
-            let raw = decode_tile(tiff, ifd, &bytes, limits)?;
+            let read = |range| {
+                rt.block_on(reader.read_range(range))
+                    .map_err(|e| IngestError::Store(e.to_string()))
+            };
+            let mask = match validity.mask {
+                Some(m) => match m.tile_range(col, row) {
+                    // A missing mask tile masks the whole tile, as GDAL reads it.
+                    None => continue,
+                    Some(r) => Some(decode_tile(tiff, m, &read(r)?, limits)?),
+                },
+                None => None,
+            };
+            let raw = decode_tile(tiff, ifd, &read(range)?, limits)?;
             let n = 256 * 256;
             let mut block = Block::empty(256, 256, bands, dtype, 0.0);
             for p in 0..n {
@@ -320,7 +374,10 @@ fn level_stats(
                         ok = false;
                     }
                 }
-                block.valid[p] = ok;
+                let unmasked = mask
+                    .as_ref()
+                    .is_none_or(|m| m.get(p).is_some_and(|b| *b != 0));
+                block.valid[p] = ok && unmasked;
             }
             for (acc, t) in total.iter_mut().zip(tile_stats(&block, nodata, bucketing)) {
                 acc.merge(t);

@@ -115,6 +115,58 @@ fn register_accepts_web_optimized_cogs_and_names_what_others_lack() {
     assert_eq!(again.max_zoom, ours.max_zoom);
     assert_eq!(again.band_count, 3);
 
+    // 8-bit RGB without a nodata value: ingest writes GDAL internal masks, and register
+    // reads them (validity for the statistics, `mask` for the tile service).
+    let marble = util::corpus("derived__world_arctic_epsg3413.tif");
+    util::run_ok(
+        &[
+            "add",
+            &marble.to_string_lossy(),
+            "--layer",
+            "marble",
+            "--store",
+            &url,
+            "--quiet",
+        ],
+        &[],
+        T,
+    );
+    let ours = util::consistent_manifest(&store, "marble").expect("manifest");
+    assert!(ours.mask && !ours.alpha && ours.nodata.is_none());
+    let key = &ours.objects[0].key;
+    util::run_ok(
+        &["register", key, "--layer", "marble2", "--store", &url],
+        &[],
+        T,
+    );
+    let again = util::consistent_manifest(&store, "marble2").expect("manifest");
+    assert!(again.mask && again.band_count == 3);
+    let count = again.bands[0].stats.as_ref().expect("stats").count;
+    let py = format!(
+        "import rasterio\n\
+         with rasterio.open({cog:?}) as d:\n\
+         \x20   n = len(d.overviews(1))\n\
+         kw = {{'OVERVIEW_LEVEL': n - 1}} if n else {{}}\n\
+         with rasterio.open({cog:?}, **kw) as d:\n\
+         \x20   print(int((d.read_masks(1) > 0).sum()))",
+        cog = store.join(key).to_string_lossy()
+    );
+    let out = Command::new(&python)
+        .args(["-c", &py])
+        .output()
+        .expect("python runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        text.trim().parse::<u64>().ok(),
+        Some(count),
+        "valid pixels of the coarsest level, by GDAL's mask"
+    );
+
     // A plain GeoTIFF is refused with the reason, and nothing is published.
     std::fs::copy(&src, store.join("ext/plain.tif")).expect("copy");
     let o = util::run(
