@@ -21,20 +21,9 @@ wasm-bindgen --target web --out-dir tests/.work/web/pkg-conformance \
     target/wasm32-unknown-unknown/release/tilefn_web.wasm
 
 echo "test-web: demo data and a fresh store" >&2
-cargo build --release --quiet -p tilefn-ingest -p tilefn-demodata
 WORK="$ROOT/tests/.work/web"
-DEMO="$WORK/demo"
 STORE="$WORK/store"
-mkdir -p "$DEMO"
-# Demo data is deterministic (fixed seed), so an existing copy is reused.
-[[ -f "$DEMO/landcover.tif" ]] || target/release/tilefn-demodata all --out-dir "$DEMO"
-rm -rf "$STORE"
-mkdir -p "$STORE"
-target/release/tilefn-ingest add "$DEMO/dem.tif" --layer dem --name "Demo DEM" --store "file://$STORE" >/dev/null
-target/release/tilefn-ingest add "$DEMO/multispectral.tif" --layer ms --name "Demo multispectral" \
-    --store "file://$STORE" >/dev/null
-target/release/tilefn-ingest add "$DEMO/landcover.tif" --layer landcover --name "Demo land cover" \
-    --datatype categorical --store "file://$STORE" >/dev/null
+bash scripts/test-store.sh "$WORK"
 
 echo "test-web: node --test tests/web/" >&2
 TILEFN_TEST_STORE="$STORE" node --test --test-concurrency=1 tests/web/*.test.mjs

@@ -17,20 +17,9 @@ echo "test-worker: building the Worker" >&2
 bash scripts/build-worker.sh
 
 echo "test-worker: demo data and a fresh store" >&2
-cargo build --release --quiet -p tilefn-ingest -p tilefn-demodata
 WORK="$ROOT/tests/.work/worker"
-DEMO="$WORK/demo"
 STORE="$WORK/store"
-mkdir -p "$DEMO"
-# Demo data is deterministic (fixed seed), so an existing copy is reused.
-[[ -f "$DEMO/landcover.tif" ]] || target/release/tilefn-demodata all --out-dir "$DEMO"
-rm -rf "$STORE"
-mkdir -p "$STORE"
-target/release/tilefn-ingest add "$DEMO/dem.tif" --layer dem --name "Demo DEM" --store "file://$STORE" >/dev/null
-target/release/tilefn-ingest add "$DEMO/multispectral.tif" --layer ms --name "Demo multispectral" \
-    --store "file://$STORE" >/dev/null
-target/release/tilefn-ingest add "$DEMO/landcover.tif" --layer landcover --name "Demo land cover" \
-    --datatype categorical --store "file://$STORE" >/dev/null
+bash scripts/test-store.sh "$WORK"
 
 echo "test-worker: node --test tests/worker/" >&2
 TILEFN_TEST_STORE="$STORE" TILEFN_PYTHON="$PYTHON" node --test --test-concurrency=1 tests/worker/*.test.mjs

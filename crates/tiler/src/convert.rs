@@ -68,26 +68,37 @@ pub(crate) fn to_block(
         values: Vec::with_capacity(n * bands),
         valid: vec![false; n],
     };
+    if let Some(mask) = mask
+        && mask.len() != n
+    {
+        return Err(TileError::Corrupt(format!(
+            "a mask tile of {} pixels",
+            mask.len()
+        )));
+    }
+    // A mask tile (one 0/1 byte per pixel, decoded) decides validity on its own, as GDAL's
+    // internal masks do: the samples are then only converted, not checked against nodata.
+    let from_samples = mask.is_none();
     if samples == 1 && !m.alpha {
-        one_band(dtype, raw, m.nodata, &mut block.values, &mut block.valid);
+        one_band(
+            dtype,
+            raw,
+            m.nodata,
+            from_samples,
+            &mut block.values,
+            &mut block.valid,
+        );
     } else {
         let layout = Layout {
             samples,
             bands,
             wanted,
             alpha: m.alpha,
+            from_samples,
         };
         interleaved(dtype, layout, m.nodata, raw, &mut block);
     }
     if let Some(mask) = mask {
-        // A mask tile (one 0/1 byte per pixel, decoded) decides validity on its own, as
-        // GDAL's internal masks do.
-        if mask.len() != n {
-            return Err(TileError::Corrupt(format!(
-                "a mask tile of {} pixels",
-                mask.len()
-            )));
-        }
         for (ok, m) in block.valid.iter_mut().zip(mask) {
             *ok = *m != 0;
         }
@@ -121,17 +132,20 @@ macro_rules! per_type {
 
 /// The common single-band, no-alpha tile: one tight loop per sample type (a per-sample
 /// `match` on the type, as the general loop does, costs several times more).
+/// With `from_samples` false the values are only converted and `valid` is left to the
+/// caller (a mask tile).
 fn one_band(
     dtype: DataType,
     raw: &[u8],
     nodata: Option<f64>,
+    from_samples: bool,
     values: &mut Vec<f64>,
     valid: &mut [bool],
 ) {
     let nodata = nodata.unwrap_or(f64::NAN);
     fn fill<const N: usize>(
         raw: &[u8],
-        nodata: f64,
+        (nodata, from_samples): (f64, bool),
         values: &mut Vec<f64>,
         valid: &mut [bool],
         read: impl Fn([u8; N]) -> f64,
@@ -140,11 +154,13 @@ fn one_band(
         let samples = &samples[..samples.len().min(valid.len())];
         values.clear();
         values.extend(samples.iter().map(|s| read(*s)));
-        for (x, ok) in values.iter().zip(valid) {
-            *ok = is_valid(*x, nodata);
+        if from_samples {
+            for (x, ok) in values.iter().zip(valid) {
+                *ok = is_valid(*x, nodata);
+            }
         }
     }
-    per_type!(dtype, fill(raw, nodata, values, valid))
+    per_type!(dtype, fill(raw, (nodata, from_samples), values, valid))
 }
 
 /// Any band count, with or without an alpha sample: pixel-interleaved samples to band-major
@@ -172,6 +188,7 @@ fn interleaved(
             bands,
             wanted,
             alpha,
+            from_samples,
         } = layout;
         let (cells, _) = raw.as_chunks::<N>();
         let n = valid.len();
@@ -189,7 +206,7 @@ fn interleaved(
             for (pixel, ok) in pixels().zip(valid.iter_mut()) {
                 *ok = pixel.get(bands).is_some_and(|a| read(*a) > 0.0);
             }
-        } else {
+        } else if from_samples {
             valid.fill(false);
             for (b, band) in values.chunks_exact(n.max(1)).enumerate() {
                 if wanted.contains(b) {
@@ -211,6 +228,8 @@ struct Layout {
     bands: usize,
     wanted: BandMask,
     alpha: bool,
+    /// Validity from the samples (nodata, alpha); false when a mask tile gives it.
+    from_samples: bool,
 }
 
 #[cfg(test)]
@@ -284,7 +303,7 @@ mod tests {
             let first_value = dtype.read_le(&first);
             for nodata in [None, Some(f64::NAN), first_value, Some(-1.0)] {
                 let mut fast = Block::empty(TS, TS, 1, dtype, 0.0);
-                one_band(dtype, &raw, nodata, &mut fast.values, &mut fast.valid);
+                one_band(dtype, &raw, nodata, true, &mut fast.values, &mut fast.valid);
                 let mut slow = Block::empty(TS, TS, 1, dtype, 0.0);
                 reference(dtype, 1, 1, false, nodata, &raw, &mut slow);
                 assert_eq!(fast.valid, slow.valid, "{dtype} nodata {nodata:?}");
@@ -318,6 +337,7 @@ mod tests {
                         bands,
                         wanted: BandMask::ALL,
                         alpha,
+                        from_samples: true,
                     };
                     interleaved(dtype, layout, nodata, &raw, &mut fast);
                     let mut slow = Block::empty(TS, TS, bands, dtype, 0.0);
@@ -348,6 +368,7 @@ mod tests {
             bands,
             wanted: BandMask::NONE.with(1).with(3),
             alpha: false,
+            from_samples: true,
         };
         let mut block = Block::empty(TS, TS, bands, DataType::Uint16, 0.0);
         interleaved(DataType::Uint16, layout, Some(0.0), &raw, &mut block);
