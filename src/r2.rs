@@ -3,7 +3,8 @@
 //! R2 ranged gets are lenient the way HTTP is: a range running past the end comes back short
 //! (the local emulation) or fails with a generic error (production). Both become this crate's
 //! exact contract here: `OutOfRange { len }` with the object's real size, never a short buffer.
-//! Keys that are `http(s)://` URLs (registered external COGs) are handed to [`HttpObject`].
+//! Keys that are `http(s)://` URLs (registered external COGs) are handed to
+//! [`HttpObject`](crate::http::HttpObject).
 
 use std::cell::OnceCell;
 use std::ops::Range;
@@ -15,7 +16,6 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use tilefn_storage::{Bucket, Fetched, RangeRead, Result, StorageError, check_range};
 use worker::{Conditional, Object, Range as R2Range};
 
-use crate::http::HttpObject;
 use crate::pure::{JS_MAX_SAFE_INTEGER, bare_etag, dir_names, is_http_key};
 
 /// How many ranged gets of one batch run at once: a tile plan has a handful, and a Worker has
@@ -114,7 +114,7 @@ impl Bucket for R2Bucket {
     #[allow(clippy::arc_with_non_send_sync)]
     fn object(&self, key: &str, etag: Option<&str>) -> Arc<dyn RangeRead> {
         if is_http_key(key) {
-            return Arc::new(HttpObject::new(key, etag));
+            return Arc::new(crate::http::object(key, etag));
         }
         Arc::new(R2Object {
             bucket: self.bucket.clone(),

@@ -12,7 +12,6 @@ use tilefn_storage::conformance::{self, ConformanceError};
 use tilefn_storage::{Bucket, RangeRead};
 use worker::{Env, Response, Result, Url};
 
-use crate::http::HttpObject;
 use crate::r2::R2Bucket;
 
 /// Whether the test routes are switched on for this Worker.
@@ -85,10 +84,10 @@ async fn r2_change(bucket: &R2Bucket) -> std::result::Result<(), ConformanceErro
 /// The pattern served over HTTP (by the test), read through `fetch`, plain and pinned, and
 /// through the bucket's URL-key path.
 async fn http_suite(bucket: &R2Bucket, url: &str) -> std::result::Result<(), ConformanceError> {
-    let plain = HttpObject::new(url, None);
+    let plain = crate::http::object(url, None);
     conformance::run(&plain).await?;
     if let Some(etag) = plain.etag() {
-        conformance::run(&HttpObject::new(url, Some(&etag))).await?;
+        conformance::run(&crate::http::object(url, Some(&etag))).await?;
     }
     let via_bucket: Arc<dyn RangeRead> = bucket.object(url, None);
     conformance::run(via_bucket.as_ref()).await?;

@@ -1,31 +1,5 @@
-//! The browser adapter's decisions that need no JavaScript: header parsing, slicing an
-//! answer to the asked range, the `/layers` listing and the formula check. Tested natively.
-
-use std::ops::Range;
-
-use bytes::Bytes;
-pub use tilefn_storage::http_headers::{ContentRange, bare_etag, parse_content_range, same_etag};
-use tilefn_storage::{Result, StorageError};
-
-/// `range` out of `bytes`, which hold the object from `offset` on; `ShortRead` when the
-/// answer does not cover it.
-pub fn slice_answer(bytes: Bytes, offset: u64, range: &Range<u64>) -> Result<Bytes> {
-    let got = bytes.len();
-    let short = || StorageError::ShortRead {
-        range: range.clone(),
-        got: got as u64,
-    };
-    let start = range.start.checked_sub(offset).ok_or_else(short)?;
-    let end = range.end.checked_sub(offset).ok_or_else(short)?;
-    match (usize::try_from(start), usize::try_from(end)) {
-        (Ok(s), Ok(e)) if s <= e && e <= got => Ok(if s == 0 && e == got {
-            bytes
-        } else {
-            bytes.slice(s..e)
-        }),
-        _ => Err(short()),
-    }
-}
+//! The browser adapter's decisions that need no JavaScript: header parsing, the `/layers`
+//! listing and the formula check. Tested natively.
 
 /// The layer ids of a `/layers` document (`{"layers": [{"id": ...}, ...]}`), sorted and
 /// unique as `Bucket::list_dirs` promises.
@@ -78,31 +52,6 @@ pub fn check_formula(formula: &str) -> FormulaCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn slicing_answers() {
-        let bytes = Bytes::from_static(b"0123456789");
-        assert_eq!(
-            slice_answer(bytes.clone(), 0, &(2..5)).ok(),
-            Some(Bytes::from_static(b"234"))
-        );
-        assert_eq!(
-            slice_answer(bytes.clone(), 10, &(12..13)).ok(),
-            Some(Bytes::from_static(b"2"))
-        );
-        assert_eq!(
-            slice_answer(bytes.clone(), 0, &(0..10)).ok(),
-            Some(bytes.clone())
-        );
-        assert!(matches!(
-            slice_answer(bytes.clone(), 0, &(5..11)),
-            Err(StorageError::ShortRead { got: 10, .. })
-        ));
-        assert!(matches!(
-            slice_answer(bytes, 5, &(0..3)),
-            Err(StorageError::ShortRead { .. })
-        ));
-    }
 
     #[test]
     fn listing_from_layers_json() {
