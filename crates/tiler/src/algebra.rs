@@ -21,7 +21,7 @@ use crate::convert::BandMask;
 use crate::etag;
 use crate::layer::{Layer, Legend};
 use crate::paint::{self, band, band_context, render_error};
-use crate::query::{AlgebraQuery, Mode, PixelRequest};
+use crate::query::{AlgebraQuery, Binding, Mode, PixelRequest};
 use crate::route::{AlgebraRequest, Format, StyleQuery};
 use crate::service::{Caching, Reply};
 use crate::{Request, Service, TileError};
@@ -73,7 +73,7 @@ impl Bindings for Columns<'_> {
         let nodata = self.layers.get(&binding.layer)?.manifest.nodata;
         match self.blocks.get(&binding.layer) {
             Some(Some(block)) => Some(Column {
-                values: band(block, binding.band),
+                values: bound_band(self.query, block, binding),
                 valid: &block.valid,
                 nodata,
             }),
@@ -87,6 +87,22 @@ impl Bindings for Columns<'_> {
 
     fn reduction(&self, r: &Reduction) -> Option<f64> {
         self.reductions.get(&r.canonical()).copied()
+    }
+}
+
+/// The bands of layer `id` that the query binds: what [`Service::read_layers`] reads.
+fn bound_bands(q: &AlgebraQuery, id: &str) -> BandMask {
+    q.bindings
+        .iter()
+        .filter(|b| b.layer == id)
+        .fold(BandMask::NONE, |mask, b| mask.with(b.band))
+}
+
+/// A binding's values in its layer's block, which holds only the bound bands.
+fn bound_band<'a>(q: &AlgebraQuery, block: &'a Block, b: &Binding) -> &'a [f64] {
+    match bound_bands(q, &b.layer).position(b.band) {
+        Some(i) => band(block, i),
+        None => &[],
     }
 }
 
@@ -165,13 +181,8 @@ impl<B: Bucket> Service<B> {
         t: TileCoord,
     ) -> Result<Blocks, TileError> {
         let reads = layers.iter().map(|(id, layer)| async move {
-            let bands = q
-                .bindings
-                .iter()
-                .filter(|b| b.layer == *id)
-                .fold(BandMask::NONE, |mask, b| mask.with(b.band));
             if layer.covers(t) {
-                self.read_tile(layer, t, bands).await
+                self.read_tile(layer, t, bound_bands(q, id)).await
             } else {
                 Ok(None)
             }
@@ -431,7 +442,7 @@ fn rgb_tile(
         for (ok, v) in valid.iter_mut().zip(&block.valid) {
             *ok &= *v;
         }
-        let values = band(block, b.band);
+        let values = bound_band(q, block, b);
         if format == Format::Tiff {
             channels.push(values.to_vec());
             continue;

@@ -72,7 +72,7 @@ impl Layer {
 
 impl<B: Bucket> Service<B> {
     /// The values of tile `t`, from a stored zoom or built from one; `None` when empty.
-    /// Only the bands in `bands` are filled (see [`BandMask`]).
+    /// The block holds only the bands in `bands`, in band order (see [`BandMask`]).
     pub(crate) async fn read_tile(
         &self,
         layer: &Layer,
@@ -131,7 +131,7 @@ impl<B: Bucket> Service<B> {
         Ok(underzoom(
             &parts,
             lo - t.z,
-            layer.manifest.band_count,
+            bands.count(layer.manifest.band_count),
             categorical,
         ))
     }

@@ -28,6 +28,13 @@ const FILES: &[&str] = &[
     "rio-tiler__cog_dateline.tif",               // UTM 60N across the antimeridian
 ];
 
+/// Also written with `--compress zstd` (libzstd natively), read back by GDAL: a float DEM
+/// (floating-point predictor) and 16-bit imagery (horizontal differencing).
+const ZSTD_FILES: &[&str] = &[
+    "cogeotiff-js__DEM_BS28_2016_1000_1141.tif",
+    "rio-tiler__cog.tif",
+];
+
 pub const MIN_IDENTICAL: f64 = 0.999;
 pub const MAX_MASK_MISMATCH: f64 = 0.001;
 
@@ -128,7 +135,8 @@ pub fn check(python: &Path, store: &Path, layer: &str, src: &Path) -> Vec<String
 fn max_zoom_matches_gdal_exact_warp() {
     let Some(python) = python() else { return };
     let mut failures = Vec::new();
-    for file in FILES {
+    let cases = FILES.iter().map(|f| (*f, "deflate"));
+    for (file, compress) in cases.chain(ZSTD_FILES.iter().map(|f| (*f, "zstd"))) {
         let store = tempfile::tempdir().expect("tempdir");
         let url = util::store_url(store.path());
         let src = util::corpus(file);
@@ -144,16 +152,19 @@ fn max_zoom_matches_gdal_exact_warp() {
                 &url,
                 "--resampling",
                 "nearest",
+                "--compress",
+                compress,
                 "--quiet",
             ],
             &[],
             Duration::from_secs(300),
         );
+        let name = format!("{file} ({compress})");
         if !o.ok() {
-            failures.push(format!("{file}: ingest failed: {}", o.describe()));
+            failures.push(format!("{name}: ingest failed: {}", o.describe()));
             continue;
         }
-        check_into(&mut failures, file, &python, store.path(), layer, &src);
+        check_into(&mut failures, &name, &python, store.path(), layer, &src);
     }
     assert!(
         failures.is_empty(),
