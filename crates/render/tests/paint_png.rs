@@ -1,6 +1,5 @@
 //! `Style::paint_png` (table styles painted straight to palette indices) against the RGBA
-//! path `encode_png(&style.paint(..))`: identical decoded pixels and, since
-//! the palette is built in the same order, identical bytes.
+//! path `encode_png(&style.paint(..))`: identical decoded pixels.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use tilefn_raster::DataType;
@@ -106,8 +105,19 @@ fn check(name: &str, params: &StyleParams, stats: bool) {
             decode_rgba(&direct) == decode_rgba(&rgba_path),
             "{name} / {tile}: pixels differ"
         );
-        // Same palette, same order, same settings: the very same file, so never larger.
-        assert!(direct == rgba_path, "{name} / {tile}: bytes differ");
+        // The palette is in table order rather than first appearance: a different file,
+        // smaller for smooth data (viridis DEM tiles ~0.6x), never more than a little larger.
+        eprintln!(
+            "{name} / {tile}: {} vs {} bytes",
+            direct.len(),
+            rgba_path.len()
+        );
+        assert!(
+            direct.len() * 100 <= rgba_path.len() * 103,
+            "{name} / {tile}: {} bytes, the RGBA path {}",
+            direct.len(),
+            rgba_path.len()
+        );
     }
 }
 
