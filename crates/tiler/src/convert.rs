@@ -216,8 +216,9 @@ fn interleaved(
                 2 => extend_band::<N, 2>(cells, b, n, values, &read),
                 3 => extend_band::<N, 3>(cells, b, n, values, &read),
                 4 => extend_band::<N, 4>(cells, b, n, values, &read),
-                _ => values
-                    .extend(pixels().map(|pixel| pixel.get(b).map_or(f64::NAN, |s| read(*s)))),
+                _ => {
+                    values.extend(pixels().map(|pixel| pixel.get(b).map_or(f64::NAN, |s| read(*s))))
+                }
             }
         }
         // Valid where any wanted band is not nodata, unless an alpha sample says otherwise.
