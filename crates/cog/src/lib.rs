@@ -16,8 +16,8 @@ mod predictor;
 pub use layout::{LevelGroup, MAX_LEVELS_PER_COG, PyramidLayout, TilePlace, cog_key};
 pub use read::{HeaderParse, Ifd, Limits, Tiff, decode_tile, parse_file, parse_header};
 pub use write::{
-    CogSpec, Compression, Photometric, Predictor, data_order, default_predictor, encode_tile,
-    header,
+    CogSpec, Compression, Photometric, Predictor, data_order, default_predictor,
+    encode_response_tile, encode_tile, header,
 };
 
 /// Everything that can go wrong in this crate, sorted by who is at fault (as `image-png`

@@ -252,6 +252,23 @@ impl CogSpec {
 /// Applies the predictor to one 256x256 tile (pixel-interleaved, little-endian, `samples()`
 /// samples per pixel) and compresses it.
 pub fn encode_tile(spec: &CogSpec, interleaved_le: &[u8]) -> Result<Vec<u8>, CogError> {
+    encode_tile_with(spec, interleaved_le, false)
+}
+
+/// [`encode_tile`] for a tile sent once rather than stored (a GeoTIFF tile response):
+/// deflate through fdeflate, its fastest encoder. On a float32 DEM tile with the float
+/// predictor: 0.16 ms and 202 KB, against 1.2 ms and 148 KB for libdeflate level 1 and
+/// 1.0 ms and 155 KB for miniz_oxide (the wasm32 writer). A tile server pays for CPU time;
+/// Cloudflare does not bill egress. Other compressions are as in [`encode_tile`].
+pub fn encode_response_tile(spec: &CogSpec, interleaved_le: &[u8]) -> Result<Vec<u8>, CogError> {
+    encode_tile_with(spec, interleaved_le, true)
+}
+
+fn encode_tile_with(
+    spec: &CogSpec,
+    interleaved_le: &[u8],
+    fast: bool,
+) -> Result<Vec<u8>, CogError> {
     spec.validate()?;
     let want = spec.tile_bytes();
     if interleaved_le.len() != want {
@@ -272,8 +289,12 @@ pub fn encode_tile(spec: &CogSpec, interleaved_le: &[u8]) -> Result<Vec<u8>, Cog
     } else {
         codec::DEFAULT_DEFLATE_LEVEL
     };
+    let compress = |data: &[u8]| match spec.compression {
+        Compression::Deflate if fast => Ok(fdeflate::compress_to_vec(data)),
+        c => codec::compress(c, data, level),
+    };
     if pred == Predictor::None {
-        return codec::compress(spec.compression, interleaved_le, level);
+        return compress(interleaved_le);
     }
     let mut buf = interleaved_le.to_vec();
     match pred {
@@ -281,7 +302,7 @@ pub fn encode_tile(spec: &CogSpec, interleaved_le: &[u8]) -> Result<Vec<u8>, Cog
         Predictor::FloatingPoint => predictor::floating_point(&mut buf, row, samples, size, true),
         Predictor::None => {}
     }
-    codec::compress(spec.compression, &buf, level)
+    compress(&buf)
 }
 
 /// Packs one 256x256 tile's validity into a 1-bit GDAL mask tile (1 = valid, most

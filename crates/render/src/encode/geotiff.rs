@@ -2,7 +2,9 @@
 //! which is exactly a 256x256 GeoTIFF with EPSG:3857 GeoKeys, tiepoint and pixel scale, and
 //! GDAL_NODATA (see `tilefn_cog::write`).
 
-use tilefn_cog::{CogSpec, Compression, Photometric, default_predictor, encode_tile, header};
+use tilefn_cog::{
+    CogSpec, Compression, Photometric, default_predictor, encode_response_tile, header,
+};
 use tilefn_raster::{Block, TILE_SIZE, TileCoord};
 
 use crate::error::RenderError;
@@ -44,7 +46,7 @@ pub fn encode_geotiff(
     };
     let err = |e: tilefn_cog::CogError| RenderError::Encode(format!("GeoTIFF: {e}"));
     let data = block.to_interleaved_le(nodata.unwrap_or(0.0), alpha);
-    let tile_bytes = encode_tile(&spec, &data).map_err(err)?;
+    let tile_bytes = encode_response_tile(&spec, &data).map_err(err)?;
     let mut out = header(&spec, &[vec![tile_bytes.len() as u64]]).map_err(err)?;
     out.extend_from_slice(&tile_bytes);
     Ok(out)
