@@ -34,6 +34,8 @@
 # requests), and mean image bytes per tile (each tile fetched once). Targets from the issues:
 # dem: ours <= 0.6 ms CPU per tile natively, <= 3 ms in workerd, PNG bytes <= TiTiler's;
 # ndvi: ours <= 1 ms CPU per tile natively (issue 4). The other rows report ratios to TiTiler.
+# Last, the Worker's floor: its CPU per /health request and per 100 KB range read through
+# /objects, the part of a workerd figure that is serving and Miniflare's R2 simulator.
 # Per-scenario files (tile lists, probe results, wrk output) are in $BENCH_DIR/tiles/<scenario>/.
 # The machine is shared: compare the ratios of one run, not absolute numbers across runs.
 #
@@ -307,6 +309,30 @@ for scn in "${SCENARIOS[@]}"; do
     done
 done
 
+# The Worker's floor: CPU per request that is not rendering. Miniflare's R2 simulator runs in
+# the workerd process, so its work is in the Worker's figure: /health (serving alone) and
+# 100 KB range reads of the DEM COG through /objects (serving plus simulated storage; a DEM
+# tile reads about that much) show how much.
+FLOOR=
+if [[ -z $WORKERD_SKIP ]]; then
+    mkdir -p "$WORK/floor"
+    echo /health >"$WORK/floor/paths-health.txt"
+    cog=$(find "$STORE/layers/dem/v" -name '*.tif' -size +2M | head -1)
+    len=$(stat -c %s "$cog")
+    awk -v key="${cog#"$STORE"/}" -v len="$len" 'BEGIN {
+        for (i = 0; i < 400; i++) { s = int((len - 100000) * i / 400)
+            printf "/objects/%s\tbytes=%d-%d\n", key, s, s + 99999 } }' >"$WORK/floor/paths-range.txt"
+    read -r _ _ _ health_cpu health_bad < <(load floor health "http://127.0.0.1:$WORKERD_PORT" \
+        "$WORKERD_PID" "^workerd$")
+    read -r _ _ _ range_cpu range_bad < <(load floor range "http://127.0.0.1:$WORKERD_PORT" \
+        "$WORKERD_PID" "^workerd$")
+    if [[ ${health_bad:-1} == 0 && ${range_bad:-1} == 0 ]]; then
+        FLOOR="workerd floor, no rendering: /health $health_cpu ms, a 100 KB /objects range read $range_cpu ms CPU per request."
+    else
+        FLOOR="workerd floor: failed requests (see $WORK/floor/)"
+    fi
+fi
+
 # --- Report ---
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
@@ -385,6 +411,7 @@ for scn in "${SCENARIOS[@]}"; do
     done
 done
 [[ -n $WORKERD_SKIP ]] || echo "workerd CPU includes Miniflare's R2 simulator (same process; production R2 is remote)."
+[[ -z $FLOOR ]] || echo "$FLOOR"
 if [[ $missed == 1 && ${BENCH_STRICT:-0} == 1 ]]; then
     exit 1
 fi

@@ -1,5 +1,6 @@
 -- wrk script for bench/tiles.sh: cycles through the request paths (one per line) in the
 -- file named by $TILES_PATHS, so every server gets the same tiles in the same order.
+-- A line "PATH<TAB>bytes=A-B" sends that Range header (the workerd floor's /objects reads).
 local paths = {}
 local next_index = 0
 
@@ -14,5 +15,9 @@ end
 
 function request()
   next_index = next_index % #paths + 1
+  local path, range = paths[next_index]:match("^([^\t]*)\t(.*)$")
+  if path then
+    return wrk.format("GET", path, { ["Range"] = range })
+  end
   return wrk.format("GET", paths[next_index])
 end
