@@ -1,11 +1,13 @@
 //! The vectorised evaluator: one pass over the whole tile per tree node, never a tree walk
 //! per pixel. Constants stay scalars and broadcast; variables are borrowed, not copied;
-//! a node reuses an operand's buffer when it owns one.
+//! a node reuses an operand's buffer when it owns one. Each pass is one of
+//! [`kernels`], so on AVX2 CPUs it works on four values per instruction.
 
 use std::borrow::Cow;
 
 use crate::ast::{BinaryOp, Expr, Func, Node, UnaryOp};
 use crate::error::EvalError;
+use crate::kernels;
 use crate::reduce::Reduction;
 
 /// One bound variable: the tile's values, which of them are valid, and the layer's nodata
@@ -46,15 +48,18 @@ struct Arr<'a> {
     nodata: Option<f64>,
 }
 
+#[inline(always)]
 fn truth(v: f64) -> bool {
     v != 0.0
 }
 
+#[inline(always)]
 fn boolean(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
 
 /// numpy's sign: 0 for ±0, NaN for NaN (f64::signum gives ±1 for zeros).
+#[inline(always)]
 fn sign(v: f64) -> f64 {
     if v > 0.0 {
         1.0
@@ -66,6 +71,7 @@ fn sign(v: f64) -> f64 {
 }
 
 /// NaN-propagating min/max, as numpy's minimum/maximum (f64::min ignores NaN).
+#[inline(always)]
 fn nan_min(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() {
         f64::NAN
@@ -74,6 +80,7 @@ fn nan_min(a: f64, b: f64) -> f64 {
     }
 }
 
+#[inline(always)]
 fn nan_max(a: f64, b: f64) -> f64 {
     if a.is_nan() || b.is_nan() {
         f64::NAN
@@ -93,9 +100,7 @@ pub fn evaluate(expr: &Expr, len: usize, env: &dyn Bindings) -> Result<Output, E
         Val::Array(a) => {
             let values = a.values.into_owned();
             let mut valid = a.valid.into_owned();
-            for (ok, v) in valid.iter_mut().zip(&values) {
-                *ok &= !v.is_nan();
-            }
+            kernels::invalidate_nan(&mut valid, &values);
             Output { values, valid }
         }
     })
@@ -269,10 +274,8 @@ fn map1<'a>(v: Val<'a>, f: impl Fn(f64) -> f64) -> Val<'a> {
         Val::Scalar(s) => Val::Scalar(f(s)),
         Val::Array(mut a) => {
             match &mut a.values {
-                Cow::Owned(values) => values.iter_mut().for_each(|x| *x = f(*x)),
-                Cow::Borrowed(values) => {
-                    a.values = Cow::Owned(values.iter().map(|x| f(*x)).collect())
-                }
+                Cow::Owned(values) => kernels::map_in_place(values, f),
+                Cow::Borrowed(values) => a.values = Cow::Owned(kernels::map_into(values, f)),
             }
             Val::Array(a)
         }
@@ -350,14 +353,14 @@ fn binary_with<'a>(l: Val<'a>, r: Val<'a>, f: impl Fn(f64, f64) -> f64) -> Val<'
             let valid = and_masks(a.valid, b.valid);
             let values = match (a.values, b.values) {
                 (Cow::Owned(mut x), y) => {
-                    x.iter_mut().zip(y.iter()).for_each(|(x, y)| *x = f(*x, *y));
+                    kernels::zip_in_place(&mut x, &y, f);
                     x
                 }
                 (x, Cow::Owned(mut y)) => {
-                    y.iter_mut().zip(x.iter()).for_each(|(y, x)| *y = f(*x, *y));
+                    kernels::zip_in_place(&mut y, &x, |y, x| f(x, y));
                     y
                 }
-                (x, y) => x.iter().zip(y.iter()).map(|(x, y)| f(*x, *y)).collect(),
+                (x, y) => kernels::zip_into(&x, &y, f),
             };
             Val::Array(Arr {
                 values: Cow::Owned(values),
@@ -373,10 +376,10 @@ fn and_masks<'a>(a: Cow<'a, [bool]>, b: Cow<'a, [bool]>) -> Cow<'a, [bool]> {
         // Same layer twice (`x - x`): nothing to combine.
         (Cow::Borrowed(x), Cow::Borrowed(y)) if std::ptr::eq(x, y) => Cow::Borrowed(x),
         (Cow::Owned(mut x), y) | (y, Cow::Owned(mut x)) => {
-            x.iter_mut().zip(y.iter()).for_each(|(x, y)| *x &= *y);
+            kernels::and_in_place(&mut x, &y);
             Cow::Owned(x)
         }
-        (x, y) => Cow::Owned(x.iter().zip(y.iter()).map(|(x, y)| *x && *y).collect()),
+        (x, y) => Cow::Owned(kernels::and_into(&x, &y)),
     }
 }
 

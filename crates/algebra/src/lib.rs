@@ -28,6 +28,7 @@ mod ast;
 mod check;
 mod error;
 mod eval;
+mod kernels;
 mod limits;
 mod parser;
 mod reduce;

@@ -43,6 +43,8 @@ pub mod conformance;
 #[cfg(all(feature = "native", not(target_arch = "wasm32")))]
 mod file;
 #[cfg(all(feature = "native", not(target_arch = "wasm32")))]
+mod local;
+#[cfg(all(feature = "native", not(target_arch = "wasm32")))]
 mod objbucket;
 #[cfg(all(feature = "native", not(target_arch = "wasm32")))]
 mod objstore;

@@ -12,9 +12,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use bytes::Bytes;
 use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 
-use crate::url_store::{object_path, store_from_url};
+use crate::local::LocalObject;
+use crate::url_store::{StoreLocation, object_path, parse_store_url, store_from_url};
 use crate::{Bucket, Fetched, ObjectStoreObject, RangeRead, Result, StorageError};
 
 /// A store of named objects under `prefix` in one `object_store` backend.
@@ -25,6 +27,9 @@ pub struct ObjectStoreBucket {
     /// HTTP stores for external COG URLs, one per origin: each holds a connection pool, so
     /// building one per request would redo the TLS handshake every time.
     http: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
+    /// For a local directory store: maps object paths to files, so that range reads go
+    /// through [`LocalObject`] on the calling thread (see there) rather than the blocking pool.
+    local: Option<LocalFileSystem>,
 }
 
 impl ObjectStoreBucket {
@@ -34,14 +39,34 @@ impl ObjectStoreBucket {
             store,
             prefix,
             http: Mutex::new(HashMap::new()),
+            local: None,
         }
     }
 
     /// A bucket for a storage URL (`file://`, a path, `s3://`, `http(s)://`); see
     /// [`url_store`](crate::url_store). No I/O.
     pub fn from_url(url: &str) -> Result<Self> {
+        let local = matches!(parse_store_url(url)?, StoreLocation::File { .. });
         let (store, prefix) = store_from_url(url)?;
-        Ok(Self::new(store, prefix))
+        let mut bucket = Self::new(store, prefix);
+        if local {
+            bucket.local = Some(LocalFileSystem::new());
+        }
+        Ok(bucket)
+    }
+
+    /// The range reader for `path` in the bucket's own store.
+    fn own_object(&self, path: Path, etag: Option<&str>) -> Arc<dyn RangeRead> {
+        if let Some(local) = &self.local
+            && let Ok(file) = local.path_to_filesystem(&path)
+        {
+            return Arc::new(LocalObject::new(file, etag));
+        }
+        let object = ObjectStoreObject::new(Arc::clone(&self.store), path);
+        match etag {
+            Some(etag) => Arc::new(object.pinned(etag)),
+            None => Arc::new(object),
+        }
     }
 
     /// The backend and path that hold `key`.
@@ -98,6 +123,9 @@ impl Bucket for ObjectStoreBucket {
     }
 
     fn object(&self, key: &str, etag: Option<&str>) -> Arc<dyn RangeRead> {
+        if !is_http_url(key) {
+            return self.own_object(object_path(&self.prefix, key), etag);
+        }
         match self.resolve(key) {
             Ok((store, path)) => {
                 let object = ObjectStoreObject::new(store, path);

@@ -43,7 +43,8 @@ pub(crate) struct Columns<'a> {
     pub blocks: &'a Blocks,
     pub reductions: &'a BTreeMap<String, f64>,
     /// All-invalid stand-ins for layers without data here (`where(x == NULL, 0, x)` can
-    /// still give a value).
+    /// still give a value). Made only when some layer has no block: a tile's worth of zeroed
+    /// memory per request showed in profiles (memset and page faults, ~2% of an NDVI tile).
     empty_values: Vec<f64>,
     empty_valid: Vec<bool>,
 }
@@ -56,13 +57,22 @@ impl<'a> Columns<'a> {
         reductions: &'a BTreeMap<String, f64>,
         len: usize,
     ) -> Self {
+        let stand_in = if query
+            .bindings
+            .iter()
+            .any(|b| !matches!(blocks.get(&b.layer), Some(Some(_))))
+        {
+            len
+        } else {
+            0
+        };
         Columns {
             query,
             layers,
             blocks,
             reductions,
-            empty_values: vec![0.0; len],
-            empty_valid: vec![false; len],
+            empty_values: vec![0.0; stand_in],
+            empty_valid: vec![false; stand_in],
         }
     }
 }

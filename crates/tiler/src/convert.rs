@@ -123,7 +123,7 @@ pub(crate) fn to_block(
 
 /// Validity of a sample value: not the nodata value (NaN matching NaN), and without a
 /// nodata value not NaN. Branch-free so the per-dtype loops stay tight.
-#[inline]
+#[inline(always)]
 fn is_valid(v: f64, nodata: f64) -> bool {
     !(v == nodata || (nodata.is_nan() && v.is_nan()))
 }
@@ -157,25 +157,59 @@ fn one_band(
     values: &mut Vec<f64>,
     valid: &mut [bool],
 ) {
-    let nodata = nodata.unwrap_or(f64::NAN);
-    fn fill<const N: usize>(
-        raw: &[u8],
-        (nodata, from_samples): (f64, bool),
-        values: &mut Vec<f64>,
-        valid: &mut [bool],
-        read: impl Fn([u8; N]) -> f64,
-    ) {
-        let (samples, _) = raw.as_chunks::<N>();
-        let samples = &samples[..samples.len().min(valid.len())];
-        values.clear();
-        values.extend(samples.iter().map(|s| read(*s)));
-        if from_samples {
-            for (x, ok) in values.iter().zip(valid) {
-                *ok = is_valid(*x, nodata);
+    tilefn_raster::vectorised(OneBand {
+        dtype,
+        raw,
+        nodata: nodata.unwrap_or(f64::NAN),
+        from_samples,
+        values,
+        valid,
+    });
+}
+
+/// [`one_band`]'s loops, run through `tilefn_raster::vectorised` (on AVX2 ~1.4x as fast).
+struct OneBand<'a> {
+    dtype: DataType,
+    raw: &'a [u8],
+    nodata: f64,
+    from_samples: bool,
+    values: &'a mut Vec<f64>,
+    valid: &'a mut [bool],
+}
+
+impl tilefn_raster::Kernel for OneBand<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        #[inline(always)]
+        fn fill<const N: usize>(
+            raw: &[u8],
+            (nodata, from_samples): (f64, bool),
+            values: &mut Vec<f64>,
+            valid: &mut [bool],
+            read: impl Fn([u8; N]) -> f64,
+        ) {
+            let (samples, _) = raw.as_chunks::<N>();
+            let samples = &samples[..samples.len().min(valid.len())];
+            values.clear();
+            values.extend(samples.iter().map(|s| read(*s)));
+            if from_samples {
+                for (x, ok) in values.iter().zip(valid) {
+                    *ok = is_valid(*x, nodata);
+                }
             }
         }
+        let OneBand {
+            dtype,
+            raw,
+            nodata,
+            from_samples,
+            values,
+            valid,
+        } = self;
+        per_type!(dtype, fill(raw, (nodata, from_samples), values, valid))
     }
-    per_type!(dtype, fill(raw, (nodata, from_samples), values, valid))
 }
 
 /// Any band count, with or without an alpha sample: pixel-interleaved samples to band-major
@@ -189,44 +223,77 @@ fn interleaved(
     raw: &[u8],
     block: &mut Block,
 ) {
-    let nodata = nodata.unwrap_or(f64::NAN);
-    let (values, valid) = (&mut block.values, &mut block.valid);
-    fn fill<const N: usize>(
-        raw: &[u8],
-        (layout, nodata): (Layout, f64),
-        values: &mut Vec<f64>,
-        valid: &mut [bool],
-        read: impl Fn([u8; N]) -> f64,
-    ) {
-        let Layout {
-            samples,
-            bands,
-            wanted,
-            alpha,
-            from_samples,
-        } = layout;
-        let (cells, _) = raw.as_chunks::<N>();
-        let n = valid.len();
-        let pixels = || cells.chunks_exact(samples).take(n);
-        values.clear();
-        for b in (0..bands).filter(|b| wanted.contains(*b)) {
-            values.extend(pixels().map(|pixel| pixel.get(b).map_or(f64::NAN, |s| read(*s))));
-        }
-        // Valid where any wanted band is not nodata, unless an alpha sample says otherwise.
-        if alpha {
-            for (pixel, ok) in pixels().zip(valid.iter_mut()) {
-                *ok = pixel.get(bands).is_some_and(|a| read(*a) > 0.0);
+    tilefn_raster::vectorised(Interleaved {
+        dtype,
+        layout,
+        nodata: nodata.unwrap_or(f64::NAN),
+        raw,
+        values: &mut block.values,
+        valid: &mut block.valid,
+    });
+}
+
+/// [`interleaved`]'s loops, run through `tilefn_raster::vectorised`.
+struct Interleaved<'a> {
+    dtype: DataType,
+    layout: Layout,
+    nodata: f64,
+    raw: &'a [u8],
+    values: &'a mut Vec<f64>,
+    valid: &'a mut [bool],
+}
+
+impl tilefn_raster::Kernel for Interleaved<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        #[inline(always)]
+        fn fill<const N: usize>(
+            raw: &[u8],
+            (layout, nodata): (Layout, f64),
+            values: &mut Vec<f64>,
+            valid: &mut [bool],
+            read: impl Fn([u8; N]) -> f64,
+        ) {
+            let Layout {
+                samples,
+                bands,
+                wanted,
+                alpha,
+                from_samples,
+            } = layout;
+            let (cells, _) = raw.as_chunks::<N>();
+            let n = valid.len();
+            let pixels = || cells.chunks_exact(samples).take(n);
+            values.clear();
+            for b in (0..bands).filter(|b| wanted.contains(*b)) {
+                values.extend(pixels().map(|pixel| pixel.get(b).map_or(f64::NAN, |s| read(*s))));
             }
-        } else if from_samples {
-            valid.fill(false);
-            for band in values.chunks_exact(n.max(1)) {
-                for (x, ok) in band.iter().zip(valid.iter_mut()) {
-                    *ok |= is_valid(*x, nodata);
+            // Valid where any wanted band is not nodata, unless an alpha sample says otherwise.
+            if alpha {
+                for (pixel, ok) in pixels().zip(valid.iter_mut()) {
+                    *ok = pixel.get(bands).is_some_and(|a| read(*a) > 0.0);
+                }
+            } else if from_samples {
+                valid.fill(false);
+                for band in values.chunks_exact(n.max(1)) {
+                    for (x, ok) in band.iter().zip(valid.iter_mut()) {
+                        *ok |= is_valid(*x, nodata);
+                    }
                 }
             }
         }
+        let Interleaved {
+            dtype,
+            layout,
+            nodata,
+            raw,
+            values,
+            valid,
+        } = self;
+        per_type!(dtype, fill(raw, (layout, nodata), values, valid))
     }
-    per_type!(dtype, fill(raw, (layout, nodata), values, valid))
 }
 
 /// How a decoded tile's samples are laid out, and which bands to convert.
