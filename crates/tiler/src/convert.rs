@@ -93,26 +93,21 @@ pub(crate) fn to_block(
     }
     // A mask tile (one 0/1 byte per pixel, decoded) decides validity on its own, as GDAL's
     // internal masks do: the samples are then only converted, not checked against nodata.
-    let from_samples = mask.is_none();
-    if samples == 1 && !m.alpha && kept == 1 {
-        one_band(
-            dtype,
-            raw,
-            m.nodata,
-            from_samples,
-            &mut block.values,
-            &mut block.valid,
-        );
-    } else {
-        let layout = Layout {
-            samples,
-            bands,
-            wanted,
-            alpha: m.alpha,
-            from_samples,
-        };
-        interleaved(dtype, layout, m.nodata, raw, &mut block);
-    }
+    let layout = Layout {
+        samples,
+        bands,
+        wanted,
+        alpha: m.alpha,
+        from_samples: mask.is_none(),
+    };
+    convert(
+        dtype,
+        layout,
+        m.nodata,
+        raw,
+        &mut block.values,
+        &mut block.valid,
+    );
     if let Some(mask) = mask {
         for (ok, m) in block.valid.iter_mut().zip(mask) {
             *ok = *m != 0;
@@ -145,146 +140,43 @@ macro_rules! per_type {
     };
 }
 
-/// The common single-band, no-alpha tile: one tight loop per sample type (a per-sample
-/// `match` on the type, as the general loop does, costs several times more).
-/// With `from_samples` false the values are only converted and `valid` is left to the
-/// caller (a mask tile).
-fn one_band(
+/// Samples of `dtype` laid out as `layout` to band-major `values`, and their validity.
+fn convert(
     dtype: DataType,
-    raw: &[u8],
+    layout: Layout,
     nodata: Option<f64>,
-    from_samples: bool,
+    raw: &[u8],
     values: &mut Vec<f64>,
     valid: &mut [bool],
 ) {
-    tilefn_raster::vectorised(OneBand {
+    tilefn_raster::vectorised(Conversion {
         dtype,
-        raw,
+        layout,
         nodata: nodata.unwrap_or(f64::NAN),
-        from_samples,
+        raw,
         values,
         valid,
     });
 }
 
-/// [`one_band`]'s loops, run through `tilefn_raster::vectorised` (on AVX2 ~1.4x as fast).
-struct OneBand<'a> {
-    dtype: DataType,
-    raw: &'a [u8],
-    nodata: f64,
-    from_samples: bool,
-    values: &'a mut Vec<f64>,
-    valid: &'a mut [bool],
-}
-
-impl tilefn_raster::Kernel for OneBand<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn run(self) {
-        #[inline(always)]
-        fn fill<const N: usize>(
-            raw: &[u8],
-            (nodata, from_samples): (f64, bool),
-            values: &mut Vec<f64>,
-            valid: &mut [bool],
-            read: impl Fn([u8; N]) -> f64,
-        ) {
-            let (samples, _) = raw.as_chunks::<N>();
-            let samples = &samples[..samples.len().min(valid.len())];
-            values.clear();
-            values.extend(samples.iter().map(|s| read(*s)));
-            if from_samples {
-                for (x, ok) in values.iter().zip(valid) {
-                    *ok = is_valid(*x, nodata);
-                }
-            }
-        }
-        let OneBand {
-            dtype,
-            raw,
-            nodata,
-            from_samples,
-            values,
-            valid,
-        } = self;
-        per_type!(dtype, fill(raw, (nodata, from_samples), values, valid))
-    }
-}
-
-/// Any band count, with or without an alpha sample: pixel-interleaved samples to band-major
-/// values. Monomorphised per sample type and run band by band, like [`one_band`]: the
-/// per-sample `match` on the type of [`DataType::read_le`] made this loop most of a
-/// multispectral tile's CPU time (measured: 38% of an NDVI tile).
-fn interleaved(
+/// [`convert`]'s loops, run through `tilefn_raster::vectorised` (on AVX2 ~1.4x as fast):
+/// samples of `dtype` to band-major `f64` values and their validity.
+struct Conversion<'a> {
     dtype: DataType,
     layout: Layout,
-    nodata: Option<f64>,
-    raw: &[u8],
-    block: &mut Block,
-) {
-    tilefn_raster::vectorised(Interleaved {
-        dtype,
-        layout,
-        nodata: nodata.unwrap_or(f64::NAN),
-        raw,
-        values: &mut block.values,
-        valid: &mut block.valid,
-    });
-}
-
-/// [`interleaved`]'s loops, run through `tilefn_raster::vectorised`.
-struct Interleaved<'a> {
-    dtype: DataType,
-    layout: Layout,
+    /// NaN without a nodata value.
     nodata: f64,
     raw: &'a [u8],
     values: &'a mut Vec<f64>,
     valid: &'a mut [bool],
 }
 
-impl tilefn_raster::Kernel for Interleaved<'_> {
+impl tilefn_raster::Kernel for Conversion<'_> {
     type Output = ();
 
     #[inline(always)]
     fn run(self) {
-        #[inline(always)]
-        fn fill<const N: usize>(
-            raw: &[u8],
-            (layout, nodata): (Layout, f64),
-            values: &mut Vec<f64>,
-            valid: &mut [bool],
-            read: impl Fn([u8; N]) -> f64,
-        ) {
-            let Layout {
-                samples,
-                bands,
-                wanted,
-                alpha,
-                from_samples,
-            } = layout;
-            let (cells, _) = raw.as_chunks::<N>();
-            let n = valid.len();
-            let pixels = || cells.chunks_exact(samples).take(n);
-            values.clear();
-            for b in (0..bands).filter(|b| wanted.contains(*b)) {
-                values.extend(pixels().map(|pixel| pixel.get(b).map_or(f64::NAN, |s| read(*s))));
-            }
-            // Valid where any wanted band is not nodata, unless an alpha sample says otherwise.
-            if alpha {
-                for (pixel, ok) in pixels().zip(valid.iter_mut()) {
-                    *ok = pixel.get(bands).is_some_and(|a| read(*a) > 0.0);
-                }
-            } else if from_samples {
-                valid.fill(false);
-                for band in values.chunks_exact(n.max(1)) {
-                    for (x, ok) in band.iter().zip(valid.iter_mut()) {
-                        *ok |= is_valid(*x, nodata);
-                    }
-                }
-            }
-        }
-        let Interleaved {
+        let Conversion {
             dtype,
             layout,
             nodata,
@@ -292,7 +184,79 @@ impl tilefn_raster::Kernel for Interleaved<'_> {
             values,
             valid,
         } = self;
-        per_type!(dtype, fill(raw, (layout, nodata), values, valid))
+        let single = layout.samples == 1 && !layout.alpha && layout.wanted.contains(0);
+        if single {
+            per_type!(
+                dtype,
+                one_band(raw, (nodata, layout.from_samples), values, valid)
+            )
+        } else {
+            per_type!(dtype, interleaved(raw, (layout, nodata), values, valid))
+        }
+    }
+}
+
+/// The common single-band, no-alpha tile: one tight loop per sample type (a per-sample
+/// `match` on the type, as the general loop does, costs several times more).
+/// With `from_samples` false the values are only converted and `valid` is left to the
+/// caller (a mask tile).
+#[inline(always)]
+fn one_band<const N: usize>(
+    raw: &[u8],
+    (nodata, from_samples): (f64, bool),
+    values: &mut Vec<f64>,
+    valid: &mut [bool],
+    read: impl Fn([u8; N]) -> f64,
+) {
+    let (samples, _) = raw.as_chunks::<N>();
+    let samples = &samples[..samples.len().min(valid.len())];
+    values.clear();
+    values.extend(samples.iter().map(|s| read(*s)));
+    if from_samples {
+        for (x, ok) in values.iter().zip(valid) {
+            *ok = is_valid(*x, nodata);
+        }
+    }
+}
+
+/// Any band count, with or without an alpha sample: pixel-interleaved samples to band-major
+/// values. Monomorphised per sample type and run band by band, like [`one_band`]: the
+/// per-sample `match` on the type of [`DataType::read_le`] made this loop most of a
+/// multispectral tile's CPU time (measured: 38% of an NDVI tile).
+#[inline(always)]
+fn interleaved<const N: usize>(
+    raw: &[u8],
+    (layout, nodata): (Layout, f64),
+    values: &mut Vec<f64>,
+    valid: &mut [bool],
+    read: impl Fn([u8; N]) -> f64,
+) {
+    let Layout {
+        samples,
+        bands,
+        wanted,
+        alpha,
+        from_samples,
+    } = layout;
+    let (cells, _) = raw.as_chunks::<N>();
+    let n = valid.len();
+    let pixels = || cells.chunks_exact(samples).take(n);
+    values.clear();
+    for b in (0..bands).filter(|b| wanted.contains(*b)) {
+        values.extend(pixels().map(|pixel| pixel.get(b).map_or(f64::NAN, |s| read(*s))));
+    }
+    // Valid where any wanted band is not nodata, unless an alpha sample says otherwise.
+    if alpha {
+        for (pixel, ok) in pixels().zip(valid.iter_mut()) {
+            *ok = pixel.get(bands).is_some_and(|a| read(*a) > 0.0);
+        }
+    } else if from_samples {
+        valid.fill(false);
+        for band in values.chunks_exact(n.max(1)) {
+            for (x, ok) in band.iter().zip(valid.iter_mut()) {
+                *ok |= is_valid(*x, nodata);
+            }
+        }
     }
 }
 
@@ -365,6 +329,32 @@ mod tests {
         }
     }
 
+    /// `raw` as `(samples, bands, alpha)` converted with every band wanted.
+    fn converted(
+        dtype: DataType,
+        (samples, bands, alpha): (usize, usize, bool),
+        nodata: Option<f64>,
+        raw: &[u8],
+    ) -> Block {
+        let mut block = Block::empty(TS, TS, bands, dtype, 0.0);
+        let layout = Layout {
+            samples,
+            bands,
+            wanted: BandMask::ALL,
+            alpha,
+            from_samples: true,
+        };
+        convert(
+            dtype,
+            layout,
+            nodata,
+            raw,
+            &mut block.values,
+            &mut block.valid,
+        );
+        block
+    }
+
     #[test]
     fn one_band_loop_matches_the_general_loop() {
         let n = TS * TS;
@@ -378,8 +368,7 @@ mod tests {
             }
             let first_value = dtype.read_le(&first);
             for nodata in [None, Some(f64::NAN), first_value, Some(-1.0)] {
-                let mut fast = Block::empty(TS, TS, 1, dtype, 0.0);
-                one_band(dtype, &raw, nodata, true, &mut fast.values, &mut fast.valid);
+                let fast = converted(dtype, (1, 1, false), nodata, &raw);
                 let mut slow = Block::empty(TS, TS, 1, dtype, 0.0);
                 reference(dtype, 1, 1, false, nodata, &raw, &mut slow);
                 assert_eq!(fast.valid, slow.valid, "{dtype} nodata {nodata:?}");
@@ -407,15 +396,7 @@ mod tests {
                     }
                 }
                 for nodata in [None, Some(f64::NAN), dtype.read_le(&first), Some(-1.0)] {
-                    let mut fast = Block::empty(TS, TS, bands, dtype, 0.0);
-                    let layout = Layout {
-                        samples,
-                        bands,
-                        wanted: BandMask::ALL,
-                        alpha,
-                        from_samples: true,
-                    };
-                    interleaved(dtype, layout, nodata, &raw, &mut fast);
+                    let fast = converted(dtype, (samples, bands, alpha), nodata, &raw);
                     let mut slow = Block::empty(TS, TS, bands, dtype, 0.0);
                     reference(dtype, samples, bands, alpha, nodata, &raw, &mut slow);
                     let what = format!("{dtype} {samples}/{bands}/{alpha} nodata {nodata:?}");
@@ -448,7 +429,14 @@ mod tests {
             from_samples: true,
         };
         let mut block = Block::empty(TS, TS, 2, DataType::Uint16, 0.0);
-        interleaved(DataType::Uint16, layout, Some(0.0), &raw, &mut block);
+        convert(
+            DataType::Uint16,
+            layout,
+            Some(0.0),
+            &raw,
+            &mut block.values,
+            &mut block.valid,
+        );
         assert_eq!(block.values.len(), 2 * n);
         assert_eq!((wanted.position(1), wanted.position(3)), (Some(0), Some(1)));
         assert_eq!((wanted.position(0), wanted.position(2)), (None, None));
