@@ -18,9 +18,10 @@
 #           titiler: ...{y}.jpg?url=FILE&bidx=3&bidx=2&bidx=1&rescale=lo,hi
 # Inputs are cached. Ours are ingested with tilefn-ingest; TiTiler reads the same sources
 # converted by
-#   rio cogeo create --web-optimized --zoom-level Z --cog-profile deflate --co PREDICTOR=P
+#   rio cogeo create --web-optimized --zoom-level Z --cog-profile C --co PREDICTOR=P
 # (Z = our max zoom, so both sides serve the same grid, one internal tile per XYZ tile; P the
-# predictor our ingest uses: 3 for floats, 2 for integers), nearest resampling on both sides.
+# predictor our ingest uses: 3 for floats, 2 for integers; C the codec of both sides,
+# $BENCH_COMPRESS: zstd, ingest's default, or deflate), nearest resampling on both sides.
 # Tiles: every tile of the layer's bounds at the $BENCH_ZOOMS highest zooms that both
 # tilefn-serve and TiTiler answer 200 with an image (edge tiles outside the data are 204 here
 # and 404 there).
@@ -44,7 +45,8 @@
 # Environment: BENCH_DIR (default target/bench), BENCH_SIZE (4096), BENCH_ZOOMS (3),
 # BENCH_DURATION (seconds, 10), BENCH_CONNECTIONS (2), BENCH_PORT (first of three ports,
 # 18081), BENCH_WORKERD=0 to skip workerd, BENCH_WORKER_BUILD=0 to run the Worker already in
-# build/ instead of rebuilding it first, BENCH_STRICT=1 to exit 1 when a target is missed.
+# build/ instead of rebuilding it first, BENCH_STRICT=1 to exit 1 when a target is missed,
+# BENCH_COMPRESS (zstd) the codec of both sides' COGs (zstd or deflate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -55,6 +57,7 @@ ZOOMS=${BENCH_ZOOMS:-3}
 DURATION=${BENCH_DURATION:-10}
 CONNECTIONS=${BENCH_CONNECTIONS:-2}
 PORT=${BENCH_PORT:-18081}
+COMPRESS=${BENCH_COMPRESS:-zstd}
 mkdir -p "$BENCH_DIR"
 BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
 WORK="$BENCH_DIR/tiles"
@@ -91,20 +94,23 @@ STORE="$WORK/store-$SIZE"
 COG="$WORK/titiler-dem-$SIZE.tif"
 MS_COG="$WORK/titiler-ms-$SIZE.tif"
 data_stamp="$WORK/data-$SIZE.stamp"
-want="$want ingest=$(cksum <"$INGEST" | cut -d' ' -f1)"
+want="$want ingest=$(cksum <"$INGEST" | cut -d' ' -f1) compress=$COMPRESS"
 max_zoom() { sed -n 's/^  "max_zoom": \([0-9]*\),$/\1/p' "$STORE/layers/$1/manifest.json"; }
 if [[ ! -f $data_stamp || "$(cat "$data_stamp")" != "$want" ]]; then
     echo "bench: ingesting (tilefn-ingest) and converting (rio cogeo) both scenes" >&2
     rm -rf "$STORE" "$COG" "$MS_COG"
-    $INGEST add "$SRC" --layer dem --store "file://$STORE" --resampling nearest --quiet >&2
-    $INGEST add "$MS_SRC" --layer ms --store "file://$STORE" --resampling nearest --quiet >&2
-    # The predictor our ingest writes: 3 (floating point) for the DEM, 2 (horizontal
-    # differencing) for integers; pixel-interleaved like ours (rio-cogeo's deflate default).
+    $INGEST add "$SRC" --layer dem --store "file://$STORE" --resampling nearest \
+        --compress "$COMPRESS" --quiet >&2
+    $INGEST add "$MS_SRC" --layer ms --store "file://$STORE" --resampling nearest \
+        --compress "$COMPRESS" --quiet >&2
+    # The codec and predictor our ingest writes: predictor 3 (floating point) for the DEM,
+    # 2 (horizontal differencing) for integers; pixel-interleaved like ours (rio-cogeo's
+    # default for these profiles).
     "$RIO" cogeo create --web-optimized "$SRC" "$COG" --zoom-level "$(max_zoom dem)" \
-        --cog-profile deflate --co PREDICTOR=3 \
+        --cog-profile "$COMPRESS" --co PREDICTOR=3 \
         --resampling nearest --overview-resampling nearest --quiet >&2
     "$RIO" cogeo create --web-optimized "$MS_SRC" "$MS_COG" --zoom-level "$(max_zoom ms)" \
-        --cog-profile deflate --co PREDICTOR=2 \
+        --cog-profile "$COMPRESS" --co PREDICTOR=2 \
         --resampling nearest --overview-resampling nearest --quiet >&2
     echo "$want" >"$data_stamp"
 fi

@@ -17,7 +17,7 @@ for tool in "$WASM_BINDGEN_BIN" "$WASM_OPT_BIN" "$ESBUILD_BIN"; do
 done
 command -v worker-build >/dev/null || { echo "build-worker: missing worker-build: run scripts/install-tools.sh" >&2; exit 1; }
 # `-p tilefn`: run from the workspace root, a bare `cargo build` would build every default
-# member (ingest pulls C zstd, which has no wasm32 compiler here).
+# member (ingest and the server pull libdeflate, which is native-only).
 STAMP=build/.inputs-stamp
 WANT="$(bash scripts/inputs-stamp.sh wrangler.toml) $*"
 if [[ -f build/index_bg.wasm && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then

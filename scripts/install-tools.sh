@@ -37,6 +37,16 @@ if [[ ! -x /usr/bin/time ]]; then
     fi
 fi
 
+# clang: the C compiler for wasm32. The Worker and the browser renderer decode ZSTD tiles (what
+# ingest writes by default) with libzstd, which the zstd-sys crate compiles from C; gcc has no
+# wasm32 backend. Debian's clang 14 works (zstd-sys brings its own libc shim for wasm32).
+if ! command -v clang >/dev/null; then
+    echo "install-tools: installing clang (C for wasm32)" >&2
+    if ! apt-get install -y -qq clang >/dev/null 2>&1; then
+        apt-get update -qq >/dev/null && apt-get install -y -qq clang >/dev/null
+    fi
+fi
+
 # --- The Worker toolchain (see /work/shared/notes/worker-toolchain.md for the why of each pin) ---
 # worker-build turns the crate into build/index.js + build/index_bg.wasm; it runs the
 # wasm-bindgen CLI, which must be exactly the wasm-bindgen version in Cargo.lock (pinned with

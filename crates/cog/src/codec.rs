@@ -240,22 +240,24 @@ fn packbits(input: &[u8], out: &mut [u8]) -> usize {
     o
 }
 
-/// ZSTD level where libzstd writes (the `zstd-native` feature: ingest): GDAL's default
+/// ZSTD level where libzstd writes (the `libzstd` feature: ingest): GDAL's default
 /// `ZSTD_LEVEL`. Measured on the 4096² benchmark DEM (float predictor), whole layer:
 /// level 1 59.7 MB, 3 59.0 MB, 9 58.4 MB (ingest 1.6x level 1's time), 15 57.0 MB (7x);
-/// deflate (our default) 60.7 MB; ruzstd's only level, used without the feature, 70.7 MB.
-#[cfg(all(feature = "zstd-native", not(target_arch = "wasm32")))]
+/// deflate 60.7 MB; ruzstd's only level, used without the feature, 70.7 MB.
+#[cfg(all(feature = "libzstd", not(target_arch = "wasm32")))]
 const ZSTD_LEVEL: i32 = 9;
 
 /// ZSTD through libzstd (C): a quarter smaller than ruzstd's output on float data (above).
-#[cfg(all(feature = "zstd-native", not(target_arch = "wasm32")))]
+/// Not on wasm32: nothing there writes ZSTD (tile responses are deflate), and the compressor
+/// would add ~0.4 MB to the Worker.
+#[cfg(all(feature = "libzstd", not(target_arch = "wasm32")))]
 fn zstd_compress(data: &[u8]) -> Result<Vec<u8>, CogError> {
     zstd::bulk::compress(data, ZSTD_LEVEL)
         .map_err(|e| CogError::Format(format!("ZSTD compression failed: {e}")))
 }
 
 /// Pure Rust (ruzstd), so the writer builds for wasm32 (GeoTIFF tile responses).
-#[cfg(not(all(feature = "zstd-native", not(target_arch = "wasm32"))))]
+#[cfg(not(all(feature = "libzstd", not(target_arch = "wasm32"))))]
 fn zstd_compress(data: &[u8]) -> Result<Vec<u8>, CogError> {
     Ok(ruzstd::encoding::compress_to_vec(
         data,
@@ -263,13 +265,15 @@ fn zstd_compress(data: &[u8]) -> Result<Vec<u8>, CogError> {
     ))
 }
 
-/// ZSTD through libzstd first where the `zstd-native` feature is on (the native server):
-/// on the benchmark DEM stored as ZSTD, whole tiles took ~1.8x their deflate time with
-/// ruzstd decoding and ~0.8x with libzstd (the replay example, level-1 frames).
+/// ZSTD through libzstd first where the `libzstd` feature is on (the native server, the
+/// Worker and the browser renderer: libzstd builds for wasm32 with clang). On the benchmark
+/// DEM stored as ZSTD, whole tiles took ~1.8x their deflate time with ruzstd decoding and
+/// ~0.8x with libzstd (the replay example, level-1 frames), which is why ZSTD is ingest's
+/// default and why the edge must not fall back to ruzstd for it.
 /// As for inflate, anything libzstd does not finish exactly (a frame larger than the tile,
 /// a corrupt or truncated one, a window over 2^27) goes through ruzstd below, so results,
 /// limits and error messages stay those of the pure-Rust path.
-#[cfg(all(feature = "zstd-native", not(target_arch = "wasm32")))]
+#[cfg(feature = "libzstd")]
 fn zstd(input: &[u8], out: &mut [u8]) -> Result<usize, CogError> {
     use std::cell::RefCell;
     thread_local! {
@@ -291,7 +295,7 @@ fn zstd(input: &[u8], out: &mut [u8]) -> Result<usize, CogError> {
     }
 }
 
-#[cfg(not(all(feature = "zstd-native", not(target_arch = "wasm32"))))]
+#[cfg(not(feature = "libzstd"))]
 fn zstd(input: &[u8], out: &mut [u8]) -> Result<usize, CogError> {
     zstd_ruzstd(input, out)
 }
