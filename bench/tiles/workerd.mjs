@@ -5,6 +5,9 @@
 //
 //   node bench/tiles/workerd.mjs <store-dir> <port>
 //
+// WORKER_BUILD_DIR runs another build/ (a copy of an earlier build), so two Workers can be
+// compared side by side under alternating wrk runs on the same store.
+//
 // Why not `wrangler dev`: it reruns the [build] command (a release worker-build) on every
 // start and puts its own proxy in front; this measures the same workerd with nothing else.
 // The edge cache is off (see `cache` below). Miniflare's R2 simulator runs inside the same workerd process, so its CPU is counted with
@@ -14,7 +17,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BUILD = join(ROOT, "build");
+const BUILD = process.env.WORKER_BUILD_DIR || join(ROOT, "build");
 const requireTool = createRequire(join(ROOT, "tools", "package.json"));
 const { Miniflare } = await import(pathToFileURL(requireTool.resolve("miniflare")).href);
 const { seedBucket } = await import(pathToFileURL(join(ROOT, "scripts", "seed-r2.mjs")).href);
