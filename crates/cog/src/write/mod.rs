@@ -282,16 +282,19 @@ fn encode_tile_with(
     let (samples, size) = (usize::from(spec.samples()), spec.dtype.size());
     let row = TS * samples * size;
     let pred = spec.effective_predictor();
-    let level = if pred == Predictor::FloatingPoint {
-        codec::FLOAT_DEFLATE_LEVEL
-    } else if spec.dtype.size() == 1 {
-        codec::BYTE_DEFLATE_LEVEL
-    } else {
-        codec::DEFAULT_DEFLATE_LEVEL
+    let effort = codec::Effort {
+        deflate_level: if pred == Predictor::FloatingPoint {
+            codec::FLOAT_DEFLATE_LEVEL
+        } else if spec.dtype.size() == 1 {
+            codec::BYTE_DEFLATE_LEVEL
+        } else {
+            codec::DEFAULT_DEFLATE_LEVEL
+        },
+        zstd_raw_literals: pred == Predictor::FloatingPoint,
     };
     let compress = |data: &[u8]| match spec.compression {
         Compression::Deflate if fast => Ok(fdeflate::compress_to_vec(data)),
-        c => codec::compress(c, data, level),
+        c => codec::compress(c, data, effort),
     };
     if pred == Predictor::None {
         return compress(interleaved_le);
@@ -321,7 +324,7 @@ pub fn encode_mask_tile(spec: &CogSpec, valid: &[bool]) -> Result<Vec<u8>, CogEr
         .chunks_exact(8)
         .map(|bits| bits.iter().fold(0u8, |acc, v| (acc << 1) | u8::from(*v)))
         .collect();
-    codec::compress(spec.compression, &packed, codec::DEFAULT_DEFLATE_LEVEL)
+    codec::compress(spec.compression, &packed, codec::Effort::DEFAULT)
 }
 
 /// The order tile data is stored in: coarsest level first (the last overview), full
