@@ -290,7 +290,7 @@ fn encode_tile_with(
         } else {
             codec::DEFAULT_DEFLATE_LEVEL
         },
-        zstd_raw_literals: pred == Predictor::FloatingPoint,
+        zstd_fast_decode: pred == Predictor::FloatingPoint,
     };
     let compress = |data: &[u8]| match spec.compression {
         Compression::Deflate if fast => Ok(fdeflate::compress_to_vec(data)),
