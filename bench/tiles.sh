@@ -28,7 +28,11 @@
 # TiTiler (titiler.core from PyPI, scripts/titiler-env.sh) runs under uvicorn with one worker;
 # the Worker runs under Miniflare's workerd (bench/tiles/workerd.mjs) with R2 seeded from our
 # store. Each server gets a warm-up run, then `wrk -t1 -c$BENCH_CONNECTIONS -d$BENCH_DURATION`
-# cycling through the list (bench/tiles/paths.lua).
+# cycling through the list (bench/tiles/paths.lua), in $BENCH_ROUNDS rounds: each round runs
+# every scenario on every server in turn, and the report gives each figure's median over the
+# rounds (all rounds' CPU figures are listed below the table). Why rounds: on this shared
+# host one 10 s run of the same build moved by up to ±15%, enough to flip a verdict; the
+# rounds interleave the servers, so a slow spell of the host hits all of them.
 #
 # Reported per server: tiles/s (wrk), server CPU ms per tile (utime+stime of the server's
 # process tree from /proc, all threads, before and after the run, divided by the completed
@@ -43,7 +47,7 @@
 # The machine is shared: compare the ratios of one run, not absolute numbers across runs.
 #
 # Environment: BENCH_DIR (default target/bench), BENCH_SIZE (4096), BENCH_ZOOMS (3),
-# BENCH_DURATION (seconds, 10), BENCH_CONNECTIONS (2), BENCH_PORT (first of three ports,
+# BENCH_DURATION (seconds, 10), BENCH_ROUNDS (3), BENCH_CONNECTIONS (2), BENCH_PORT (first of three ports,
 # 18081), BENCH_WORKERD=0 to skip workerd, BENCH_WORKER_BUILD=0 to run the Worker already in
 # build/ instead of rebuilding it first, BENCH_STRICT=1 to exit 1 when a target is missed,
 # BENCH_COMPRESS (zstd) the codec of both sides' COGs (zstd or deflate).
@@ -55,6 +59,7 @@ BENCH_DIR=${BENCH_DIR:-target/bench}
 SIZE=${BENCH_SIZE:-4096}
 ZOOMS=${BENCH_ZOOMS:-3}
 DURATION=${BENCH_DURATION:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONNECTIONS=${BENCH_CONNECTIONS:-2}
 PORT=${BENCH_PORT:-18081}
 COMPRESS=${BENCH_COMPRESS:-zstd}
@@ -296,8 +301,16 @@ load() {
         END { printf "%d %.2f %.1f %.3f %d\n", req, d, rps, (req > 0 ? ticks * 1000 / tck / req : 0), bad + 0 }' <<<"$out"
 }
 
-# Figures keyed "scenario/server".
-declare -A REQ RPS CPU BAD BYTES
+# The median of whitespace-separated numbers (the mean of the middle two for an even count).
+median() {
+    tr ' ' '\n' <<<"$1" | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR % 2) print v[(NR + 1) / 2]; else if (NR) printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# Figures keyed "scenario/server": each round's, then their medians.
+declare -A REQ RPS CPU BAD BYTES ROUND_CPU ROUND_RPS
+for round in $(seq "$ROUNDS"); do
+echo "bench: round $round of $ROUNDS" >&2
 for scn in "${SCENARIOS[@]}"; do
     [[ -z ${SKIP[$scn]:-} ]] || continue
     for row in "tilefn http://127.0.0.1:$OURS_PORT $OURS_PID ." \
@@ -312,9 +325,14 @@ for scn in "${SCENARIOS[@]}"; do
             req=0 rps=0 cpu=0 bad=1
         fi
         key=$scn/$name
-        REQ[$key]=$req RPS[$key]=$rps CPU[$key]=$cpu BAD[$key]=$bad
+        REQ[$key]=$((${REQ[$key]:-0} + req)) BAD[$key]=$((${BAD[$key]:-0} + bad))
+        ROUND_CPU[$key]="${ROUND_CPU[$key]:-} $cpu" ROUND_RPS[$key]="${ROUND_RPS[$key]:-} $rps"
         BYTES[$key]=$(awk -F'\t' -v n="$name" '$1 == n { print $3 }' "$WORK/$scn/probe.tsv")
     done
+done
+done
+for key in "${!ROUND_CPU[@]}"; do
+    CPU[$key]=$(median "${ROUND_CPU[$key]}") RPS[$key]=$(median "${ROUND_RPS[$key]}")
 done
 
 # The Worker's floor: CPU per request that is not rendering. Miniflare's R2 simulator runs in
@@ -410,7 +428,8 @@ done
 
 echo
 echo "tile benchmark: ${SIZE}² scenes, tiles at the $ZOOMS highest zooms of each layer,"
-echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s, $(nproc) cores; CPU = server process tree utime+stime per completed request"
+echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s x $ROUNDS rounds, $(nproc) cores; CPU = server process tree utime+stime per completed request"
+echo "(tiles/s and CPU: the median round; requests: all rounds)"
 for scn in "${SCENARIOS[@]}"; do
     echo "  $scn: ${SC_LABEL[$scn]}: ${TILES[$scn]:-0} tiles"
 done
@@ -430,6 +449,12 @@ for scn in "${SCENARIOS[@]}"; do
         printf '%-5s %-8s %9s %9s %12s %10s %11s %8s  %s\n' "$scn" "$name" "${RPS[$key]}" "${REQ[$key]}" \
             "${CPU[$key]}" "$(ratio "${CPU[$key]}" "${CPU[$scn/titiler]}")" "${BYTES[$key]}" \
             "$(ratio "${BYTES[$key]}" "${BYTES[$scn/titiler]}")" "${TARGET[$key]}"
+    done
+done
+echo "CPU ms/tile of each round:"
+for scn in "${SCENARIOS[@]}"; do
+    for name in tilefn titiler workerd; do
+        [[ -n ${ROUND_CPU[$scn/$name]:-} ]] && echo "  $scn $name:${ROUND_CPU[$scn/$name]}"
     done
 done
 [[ -n $WORKERD_SKIP ]] || echo "workerd CPU includes Miniflare's R2 simulator (same process; production R2 is remote)."
