@@ -466,21 +466,30 @@ mod tests {
         );
     }
 
-    /// The fast-decode switches reach libzstd: on bytes with few matches but a skewed
-    /// alphabet (what Huffman coding is for) its frames are larger, and still decode.
+    /// The fast-decode switches reach libzstd: its frames keep literals raw (by the block's
+    /// own header), so on literals with a skewed alphabet (what Huffman coding is for) they
+    /// are larger, and they still decode.
     #[cfg(all(feature = "libzstd", not(target_arch = "wasm32")))]
     #[test]
     fn zstd_fast_decode_skips_huffman() {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let data: Vec<u8> = (0..100_000)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                // Four random bits per byte: Huffman codes each literal in about half a byte.
-                (state >> 60) as u8
-            })
-            .collect();
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // 64-byte runs, every other one repeating an earlier run (matches for both modes),
+        // the rest four random bits per byte (literals Huffman codes in about half a byte).
+        let mut data: Vec<u8> = Vec::with_capacity(100_000);
+        while data.len() < 100_000 {
+            if data.len() >= 4096 && next() % 2 == 0 {
+                let from = (next() % 4000) as usize;
+                data.extend_from_within(from..from + 64);
+            } else {
+                data.extend((0..64).map(|_| (next() >> 60) as u8));
+            }
+        }
         let raw = Effort {
             zstd_fast_decode: true,
             ..Effort::DEFAULT
@@ -493,9 +502,33 @@ mod tests {
             plain.len(),
             huffman.len()
         );
+        assert_eq!(
+            first_literals_type(&huffman),
+            Some(2),
+            "Huffman-coded literals"
+        );
+        assert_eq!(first_literals_type(&plain), Some(0), "raw literals");
         let mut out = vec![0u8; data.len()];
         assert_eq!(zstd(&plain, &mut out).unwrap(), data.len());
         assert_eq!(out, data);
+    }
+
+    /// Literals_Block_Type (RFC 8878 3.1.1.3.1.1: 0 raw, 1 RLE, 2 Huffman, 3 treeless) of a
+    /// ZSTD frame's first block, when that block is a compressed one.
+    #[cfg(all(feature = "libzstd", not(target_arch = "wasm32")))]
+    fn first_literals_type(frame: &[u8]) -> Option<u8> {
+        let descriptor = *frame.get(4)?;
+        let single_segment = descriptor & 0x20 != 0;
+        let content_size = match descriptor >> 6 {
+            0 => usize::from(single_segment),
+            1 => 2,
+            2 => 4,
+            _ => 8,
+        };
+        let dictionary_id = [0, 1, 2, 4][usize::from(descriptor & 3)];
+        let block = 5 + usize::from(!single_segment) + dictionary_id + content_size;
+        let block_type = (frame.get(block)? >> 1) & 3;
+        (block_type == 2).then(|| frame.get(block + 3).map(|b| b & 3))?
     }
 
     /// Both ZSTD decoders (libzstd where the feature is on, ruzstd always) read both
