@@ -47,8 +47,8 @@
 # The machine is shared: compare the ratios of one run, not absolute numbers across runs.
 #
 # Environment: BENCH_DIR (default target/bench), BENCH_SIZE (4096), BENCH_ZOOMS (3),
-# BENCH_DURATION (seconds, 10), BENCH_ROUNDS (3), BENCH_CONNECTIONS (2), BENCH_PORT (first of three ports,
-# 18081), BENCH_WORKERD=0 to skip workerd, BENCH_WORKER_BUILD=0 to run the Worker already in
+# BENCH_DURATION (seconds, 10), BENCH_ROUNDS (3), BENCH_CONNECTIONS (2), BENCH_PORT (first of
+# three ports, 18081), BENCH_WORKERD=0 to skip workerd, BENCH_WORKER_BUILD=0 to run the Worker already in
 # build/ instead of rebuilding it first, BENCH_STRICT=1 to exit 1 when a target is missed,
 # BENCH_COMPRESS (zstd) the codec of both sides' COGs (zstd or deflate).
 set -euo pipefail
@@ -310,29 +310,29 @@ median() {
 # Figures keyed "scenario/server": each round's, then their medians.
 declare -A REQ RPS CPU BAD BYTES ROUND_CPU ROUND_RPS
 for round in $(seq "$ROUNDS"); do
-echo "bench: round $round of $ROUNDS" >&2
-for scn in "${SCENARIOS[@]}"; do
-    [[ -z ${SKIP[$scn]:-} ]] || continue
-    for row in "tilefn http://127.0.0.1:$OURS_PORT $OURS_PID ." \
-        "titiler http://127.0.0.1:$TITILER_PORT $TITILER_PID ." \
-        "workerd http://127.0.0.1:$WORKERD_PORT ${WORKERD_PID:-0} ^workerd$"; do
-        read -r name base root comm <<<"$row"
-        [[ $name == workerd && -n $WORKERD_SKIP ]] && continue
-        read -r req _ rps cpu bad < <(load "$scn" "$name" "$base" "$root" "$comm")
-        if [[ ${req:-0} -eq 0 ]]; then
-            # wrk failed or nothing completed: no figure to judge (a missing CPU must not read as 0).
-            echo "bench: $scn: $name: wrk completed no request (see $WORK/$scn/wrk-$name.txt)" >&2
-            req=0 rps=0 cpu=0 bad=1
-        fi
-        key=$scn/$name
-        REQ[$key]=$((${REQ[$key]:-0} + req)) BAD[$key]=$((${BAD[$key]:-0} + bad))
-        ROUND_CPU[$key]="${ROUND_CPU[$key]:-} $cpu" ROUND_RPS[$key]="${ROUND_RPS[$key]:-} $rps"
-        BYTES[$key]=$(awk -F'\t' -v n="$name" '$1 == n { print $3 }' "$WORK/$scn/probe.tsv")
+    echo "bench: round $round of $ROUNDS" >&2
+    for scn in "${SCENARIOS[@]}"; do
+        [[ -z ${SKIP[$scn]:-} ]] || continue
+        for row in "tilefn http://127.0.0.1:$OURS_PORT $OURS_PID ." \
+            "titiler http://127.0.0.1:$TITILER_PORT $TITILER_PID ." \
+            "workerd http://127.0.0.1:$WORKERD_PORT ${WORKERD_PID:-0} ^workerd$"; do
+            read -r name base root comm <<<"$row"
+            [[ $name == workerd && -n $WORKERD_SKIP ]] && continue
+            read -r req _ rps cpu bad < <(load "$scn" "$name" "$base" "$root" "$comm")
+            if [[ ${req:-0} -eq 0 ]]; then
+                # wrk failed or nothing completed: no figure to judge (a missing CPU must not read as 0).
+                echo "bench: $scn: $name: wrk completed no request (see $WORK/$scn/wrk-$name.txt)" >&2
+                req=0 rps=0 cpu=0 bad=1
+            fi
+            key=$scn/$name
+            REQ[$key]=$((${REQ[$key]:-0} + req)) BAD[$key]=$((${BAD[$key]:-0} + bad))
+            ROUND_CPU[$key]="${ROUND_CPU[$key]:-} $cpu" ROUND_RPS[$key]="${ROUND_RPS[$key]:-} $rps"
+        done
     done
-done
 done
 for key in "${!ROUND_CPU[@]}"; do
     CPU[$key]=$(median "${ROUND_CPU[$key]}") RPS[$key]=$(median "${ROUND_RPS[$key]}")
+    BYTES[$key]=$(awk -F'\t' -v n="${key#*/}" '$1 == n { print $3 }' "$WORK/${key%/*}/probe.tsv")
 done
 
 # The Worker's floor: CPU per request that is not rendering. Miniflare's R2 simulator runs in
