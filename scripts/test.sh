@@ -32,6 +32,12 @@ cargo clippy --quiet --target wasm32-unknown-unknown -p tilefn --no-deps -- -D w
 step "tests"
 cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
 
+step "wasm32 unit tests in Node (the float predictor's simd128 loop)"
+# wasm-bindgen-test-runner comes with the wasm-bindgen CLI (install-tools.sh). No `--quiet`:
+# cargo would pass it on to the runner, which rejects it.
+PATH="$PWD/tools/node_modules/.bin:$PATH" CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    cargo test --target wasm32-unknown-unknown -p tilefn-cog --lib predictor
+
 step "the Worker in workerd (miniflare), bundle budget"
 bash scripts/test-worker.sh
 

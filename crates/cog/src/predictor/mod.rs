@@ -176,12 +176,12 @@ pub(crate) fn floating_point(
                 tmp.copy_from_slice(row);
                 let chunked = row_bytes.is_multiple_of(16 * size);
                 match (samples, size, chunked) {
-                    (1, 2, true) => accumulate_unshuffle_x16::<1, 2>(&tmp, row),
-                    (1, 4, true) => accumulate_unshuffle_x16::<1, 4>(&tmp, row),
-                    (2, 2, true) => accumulate_unshuffle_x16::<2, 2>(&tmp, row),
-                    (2, 4, true) => accumulate_unshuffle_x16::<2, 4>(&tmp, row),
-                    (4, 2, true) => accumulate_unshuffle_x16::<4, 2>(&tmp, row),
-                    (4, 4, true) => accumulate_unshuffle_x16::<4, 4>(&tmp, row),
+                    (1, 2, true) => unshuffle_x16::<1, 2>(&tmp, row),
+                    (1, 4, true) => unshuffle_x16::<1, 4>(&tmp, row),
+                    (2, 2, true) => unshuffle_x16::<2, 2>(&tmp, row),
+                    (2, 4, true) => unshuffle_x16::<2, 4>(&tmp, row),
+                    (4, 2, true) => unshuffle_x16::<4, 2>(&tmp, row),
+                    (4, 4, true) => unshuffle_x16::<4, 4>(&tmp, row),
                     (1, 2, _) => accumulate_unshuffle::<1, 2>(&tmp, row),
                     (1, 4, _) => accumulate_unshuffle::<1, 4>(&tmp, row),
                     (1, 8, _) => accumulate_unshuffle::<1, 8>(&tmp, row),
@@ -251,6 +251,16 @@ fn accumulate_unshuffle<const S: usize, const N: usize>(planes: &[u8], out: &mut
             }
         }
     }
+}
+
+/// The 16-sample loop: by hand in simd128 on wasm32 ([`simd128`]), else the portable one.
+#[inline(always)]
+fn unshuffle_x16<const S: usize, const N: usize>(planes: &[u8], out: &mut [u8]) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if simd128::accumulate_unshuffle::<S, N>(planes, out) {
+        return;
+    }
+    accumulate_unshuffle_x16::<S, N>(planes, out);
 }
 
 /// [`accumulate_unshuffle`] 16 samples at a time, written so the compiler vectorises it
@@ -387,5 +397,7 @@ pub(crate) fn swap_bytes(buf: &mut [u8], size: usize) {
     }
 }
 
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128;
 #[cfg(test)]
 mod tests;

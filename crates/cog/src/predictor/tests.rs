@@ -1,5 +1,11 @@
 //! The predictors against libtiff's plain loops and known vectors.
+//!
+//! These also run in wasm32 (scripts/test.sh: `cargo test --target wasm32-unknown-unknown`
+//! under Node through wasm-bindgen-test-runner), where the float predictor has its own
+//! simd128 loop.
 use super::*;
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 #[test]
 fn horizontal_decode_fast_path_matches_generic_loop() {

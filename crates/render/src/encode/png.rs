@@ -39,12 +39,24 @@ struct Settings {
 /// Palette and grey images: fdeflate. On every tile measured it already beats GDAL's
 /// level-6 RGBA, since these carry a quarter (or half) of the bytes. The adaptive row filter
 /// stays even for palette images (where the PNG spec suggests none): on the DEM and NDVI
-/// benchmark tiles "none" made them 2.8x and 4.8x larger and "sub" 1.1x and 1.5x, for about
-/// 5% less CPU per tile. With table styles' palettes in table order (`indexed`): "up" 1.11x
-/// and 1.23x, "sub" 1.17x and 1.73x, "paeth" 1.00x, all within the noise in CPU here.
+/// benchmark tiles "none" made them 2.8x and 4.8x larger and "sub" 1.1x and 1.5x.
 const FAST: Settings = Settings {
     deflate: DeflateCompression::FdeflateUltraFast,
     filter: Filter::Adaptive,
+};
+
+/// Palette images of table styles (grey and named colormaps, [`encode_palette_png`]):
+/// fdeflate and the Paeth filter on every row. Their palettes are in table order
+/// (`indexed`), so indices follow the values and Paeth predicts them about as well as the
+/// adaptive choice: on the benchmark tiles (bench/wasm/run.mjs, 152 DEM and 152
+/// NDVI tiles) 1.002x the bytes, where "up" gave 1.10x/1.22x and "sub" 1.17x/1.69x; on the
+/// synthetic tiles of tests/paint_png.rs up to 1.11x (a NaN every 7th pixel) and 1.05x (a
+/// clamped sawtooth), still below the first-appearance palette's bytes or within 256 of
+/// them. The adaptive filter tries four filters per row; in the Worker (V8) that was
+/// ~0.12 ms of a DEM tile's ~0.88 ms of Rust time (natively the difference was noise).
+const TABLE_PALETTE: Settings = Settings {
+    deflate: DeflateCompression::FdeflateUltraFast,
+    filter: Filter::Paeth,
 };
 
 /// RGB and RGBA (more than 256 colours): zlib level 2, the fastest level that stays no
@@ -116,7 +128,7 @@ pub(crate) fn encode_palette_png(
     }
     let w = u32::try_from(width).map_err(|_| RenderError::Encode("image too wide".into()))?;
     let h = u32::try_from(height).map_err(|_| RenderError::Encode("image too tall".into()))?;
-    encode_indexed(w, h, palette, indices, FAST)
+    encode_indexed(w, h, palette, indices, TABLE_PALETTE)
 }
 
 fn dims(img: &Rgba) -> Result<(u32, u32), RenderError> {
