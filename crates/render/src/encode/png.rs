@@ -101,9 +101,10 @@ pub fn encode_png(img: &Rgba) -> Result<Vec<u8>, RenderError> {
 }
 
 /// Encodes a palette image given directly as colours and one index per pixel (row-major,
-/// `width * height` of them), with the same settings [`encode_png`] gives palette images.
-/// For styles that paint through a table ([`crate::Style::paint_png`]), skipping the RGBA
-/// image and the colour counting.
+/// `width * height` of them), for styles that paint through a table
+/// ([`crate::Style::paint_png`]), skipping the RGBA image and the colour counting. Its
+/// palette is in table order, so it takes [`TABLE_PALETTE`] (Paeth rows) rather than the
+/// adaptive filter [`encode_png`] gives first-appearance palettes.
 pub(crate) fn encode_palette_png(
     width: usize,
     height: usize,
