@@ -10,6 +10,7 @@ use tilefn_catalog::{
 };
 use tilefn_raster::{TILE_SIZE, mercator};
 
+use crate::cli::AddArgs;
 use crate::legend::load_legend;
 use crate::plan::{Plan, PlanOptions};
 use crate::publish::{ParseLog, new_version, now_rfc3339, publish, read_manifest};
@@ -17,7 +18,7 @@ use crate::pyramid::Builder;
 use crate::source::{OpenOptions, Source};
 use crate::store::Store;
 use crate::warp::WarpContext;
-use crate::{AddArgs, IngestError, fetch};
+use crate::{IngestError, fetch};
 
 pub fn add(
     args: &AddArgs,

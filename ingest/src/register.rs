@@ -17,11 +17,12 @@ use tilefn_cog::read::{HeaderParse, Ifd, Limits, Tiff, decode_tile, parse_header
 use tilefn_raster::{Block, DataType, mercator};
 use tilefn_storage::{ObjectStoreObject, RangeRead};
 
+use crate::IngestError;
+use crate::cli::RegisterArgs;
 use crate::legend::load_legend;
 use crate::publish::{ParseLog, new_version, now_rfc3339, publish, read_manifest};
 use crate::stats::{BandAcc, Bucketing, tile_stats};
 use crate::store::Store;
-use crate::{IngestError, RegisterArgs};
 
 /// Headers of web-optimized COGs are small; 64 KiB covers most in one read.
 const FIRST_READ: u64 = 64 * 1024;

@@ -1,15 +1,13 @@
 //! Opens every file of the TIFF conformance corpus and checks what we read against what GDAL
 //! read (MANIFEST.tsv and details.json, written by rasterio/GDAL 3.10).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
-
-#[path = "../src/source/mod.rs"]
-mod source;
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use source::{MaskKind, OpenOptions, Source, SourceError, Transformer};
+use tilefn_ingest::source;
+use tilefn_ingest::source::{MaskKind, OpenOptions, Source, SourceError, Transformer};
 use tilefn_raster::{Block, DataType, mercator};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/tiff");
