@@ -32,7 +32,6 @@ pub fn add(
     ));
     let started = Instant::now();
     let result = LayerPlan::build(sources, options, store, store_url).and_then(|plan| {
-        log_plan(&plan, &log);
         store.put(&plan.key(), plan.to_json()?)?;
         run_all(&plan, store, quiet)?;
         commit(&plan, store, &log)
@@ -62,42 +61,6 @@ pub fn add(
             Err(e)
         }
     }
-}
-
-/// The plan's summary, for the parse log and `plan`'s output.
-pub fn describe(plan: &LayerPlan) -> String {
-    let g = &plan.grid;
-    let per_stage: Vec<String> = plan.stages.iter().map(|s| s.len().to_string()).collect();
-    format!(
-        "plan {}: {} source(s), zoom {}..{}, {} unit(s) in {} stage(s) ({}), {} of {}, {}, \
-         resampling {}, merge {}",
-        plan.version,
-        plan.sources.len(),
-        g.min_zoom,
-        g.max_zoom,
-        plan.units.len(),
-        plan.stages.len(),
-        per_stage.join(" + "),
-        g.bands,
-        g.dtype,
-        if g.mask {
-            "internal mask".to_owned()
-        } else {
-            format!("nodata {:?}", g.nodata)
-        },
-        g.resampling.name(),
-        plan.options.merge.name(),
-    )
-}
-
-fn log_plan(plan: &LayerPlan, log: &ParseLog) {
-    for s in &plan.sources {
-        log.info(&format!(
-            "source {}: {}x{} px, {} band(s) of {}, nodata {:?}, CRS {}",
-            s.url, s.width, s.height, s.bands, s.dtype, s.nodata, s.crs
-        ));
-    }
-    log.info(&describe(plan));
 }
 
 /// Every unit, stage after stage; the units of a stage run in parallel (and each unit's

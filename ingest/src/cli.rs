@@ -303,58 +303,8 @@ fn run(cli: Cli) -> Result<(), IngestError> {
             add::add(&urls, &options, &store, &args.store.store, args.quiet).map(|_| ())
         }
         Command::Plan(args) => plan(&args, rt),
-        Command::RunUnit { plan, n, quiet } => {
-            let plan = LayerPlan::load(&plan, rt.clone())?;
-            let store = store::Store::open(&plan.store, rt)?;
-            let bar = if quiet {
-                indicatif::ProgressBar::hidden()
-            } else {
-                indicatif::ProgressBar::new(0)
-            };
-            bar.set_style(add::style(
-                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} tiles, ETA {eta}",
-            ));
-            let outcome = run_unit(&plan, n, &store, &bar)?;
-            bar.finish_and_clear();
-            let (r, verb) = match &outcome {
-                Outcome::Built(r) => (r, "built"),
-                Outcome::AlreadyDone(r) => (r, "was already done"),
-            };
-            println!(
-                "unit {n} {verb}: stage {}, COG {}/{}/{}, {} tile(s), {}",
-                r.stage,
-                r.anchor.z,
-                r.anchor.x,
-                r.anchor.y,
-                r.tiles,
-                r.object
-                    .as_ref()
-                    .map_or("no object (no valid pixel)".to_owned(), |o| format!(
-                        "{} bytes",
-                        o.size
-                    ))
-            );
-            Ok(())
-        }
-        Command::Commit { plan } => {
-            let plan = LayerPlan::load(&plan, rt.clone())?;
-            let store = store::Store::open(&plan.store, rt)?;
-            let log = crate::publish::ParseLog::default();
-            let m = commit::commit(&plan, &store, &log)?;
-            log.info(&format!("published version {}", m.version));
-            log.save(&store, &m.id)?;
-            let bytes: u64 = m.objects.iter().map(|o| o.size).sum();
-            println!(
-                "published {} version {}: zoom {}..{}, {} COG(s), {:.1} MB",
-                m.id,
-                m.version,
-                m.min_zoom,
-                m.max_zoom,
-                m.objects.len(),
-                bytes as f64 / 1e6
-            );
-            Ok(())
-        }
+        Command::RunUnit { plan, n, quiet } => run_one_unit(&plan, n, quiet, rt),
+        Command::Commit { plan } => commit_plan(&plan, rt),
         Command::Info { id, store } => commands::info(&store::Store::open(&store.store, rt)?, &id),
         Command::List { store } => commands::list(&store::Store::open(&store.store, rt)?),
         Command::Validate { id, store } => {
@@ -392,8 +342,62 @@ fn plan(args: &PlanArgs, rt: Arc<tokio::runtime::Runtime>) -> Result<(), IngestE
         std::fs::write(out, &json)
             .map_err(|e| IngestError::Io(format!("{}: {e}", out.display())))?;
     }
-    println!("{}", add::describe(&plan));
+    println!("{}", plan.describe());
     println!("plan stored at {}", plan.url());
+    Ok(())
+}
+
+fn run_one_unit(
+    plan: &str,
+    n: usize,
+    quiet: bool,
+    rt: Arc<tokio::runtime::Runtime>,
+) -> Result<(), IngestError> {
+    let plan = LayerPlan::load(plan, rt.clone())?;
+    let store = store::Store::open(&plan.store, rt)?;
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(0)
+    };
+    bar.set_style(add::style(
+        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} tiles, ETA {eta}",
+    ));
+    let outcome = run_unit(&plan, n, &store, &bar)?;
+    bar.finish_and_clear();
+    let (r, verb) = match &outcome {
+        Outcome::Built(r) => (r, "built"),
+        Outcome::AlreadyDone(r) => (r, "was already done"),
+    };
+    let object = r.object.as_ref().map_or_else(
+        || "no object (no valid pixel)".to_owned(),
+        |o| format!("{} bytes", o.size),
+    );
+    let a = r.anchor;
+    println!(
+        "unit {n} {verb}: stage {}, COG {}/{}/{}, {} tile(s), {object}",
+        r.stage, a.z, a.x, a.y, r.tiles
+    );
+    Ok(())
+}
+
+fn commit_plan(plan: &str, rt: Arc<tokio::runtime::Runtime>) -> Result<(), IngestError> {
+    let plan = LayerPlan::load(plan, rt.clone())?;
+    let store = store::Store::open(&plan.store, rt)?;
+    let log = crate::publish::ParseLog::default();
+    let m = commit::commit(&plan, &store, &log)?;
+    log.info(&format!("published version {}", m.version));
+    log.save(&store, &m.id)?;
+    let bytes: u64 = m.objects.iter().map(|o| o.size).sum();
+    println!(
+        "published {} version {}: zoom {}..{}, {} COG(s), {:.1} MB",
+        m.id,
+        m.version,
+        m.min_zoom,
+        m.max_zoom,
+        m.objects.len(),
+        bytes as f64 / 1e6
+    );
     Ok(())
 }
 

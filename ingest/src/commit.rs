@@ -20,6 +20,7 @@ use crate::unit::{UnitResult, list_some, read_result};
 /// Publishes `plan`'s layer from its units' results; `log` gets the units' lines and ours.
 pub fn commit(plan: &LayerPlan, store: &Store, log: &ParseLog) -> Result<Manifest, IngestError> {
     let results = gather(plan, store)?;
+    plan.log_to(log);
     let mut stats = vec![BandAcc::default(); plan.grid.bands];
     let mut objects = Vec::new();
     for r in &results {

@@ -26,7 +26,7 @@ pub use units::Unit;
 use crate::IngestError;
 use crate::fetch;
 use crate::options::LayerOptions;
-use crate::publish::{new_version, now_rfc3339};
+use crate::publish::{ParseLog, new_version, now_rfc3339};
 use crate::source::{OpenOptions, Source};
 use crate::store::Store;
 
@@ -234,6 +234,52 @@ impl LayerPlan {
                 .map_err(|e| IngestError::Usage(format!("plan {}: {e}", path.display())))?
         };
         LayerPlan::from_json(&bytes)
+    }
+
+    /// One line: what the build will make.
+    pub fn describe(&self) -> String {
+        let g = &self.grid;
+        let per_stage: Vec<String> = self.stages.iter().map(|s| s.len().to_string()).collect();
+        format!(
+            "plan {}: {} source(s), zoom {}..{}, {} unit(s) in {} stage(s) ({}), {} of {}, {}, \
+             resampling {}, merge {}",
+            self.version,
+            self.sources.len(),
+            g.min_zoom,
+            g.max_zoom,
+            self.units.len(),
+            self.stages.len(),
+            per_stage.join(" + "),
+            g.bands,
+            g.dtype,
+            if g.mask {
+                "internal mask".to_owned()
+            } else {
+                format!("nodata {:?}", g.nodata)
+            },
+            g.resampling.name(),
+            self.options.merge.name(),
+        )
+    }
+
+    /// The parse log's account of the plan: its summary and the sources (the first
+    /// `LOGGED_SOURCES`; plan.json lists them all).
+    pub fn log_to(&self, log: &ParseLog) {
+        const LOGGED_SOURCES: usize = 100;
+        for s in self.sources.iter().take(LOGGED_SOURCES) {
+            log.info(&format!(
+                "source {}: {}x{} px, {} band(s) of {}, nodata {:?}, CRS {}",
+                s.url, s.width, s.height, s.bands, s.dtype, s.nodata, s.crs
+            ));
+        }
+        if self.sources.len() > LOGGED_SOURCES {
+            log.info(&format!(
+                "… and {} more sources (see {})",
+                self.sources.len() - LOGGED_SOURCES,
+                self.key()
+            ));
+        }
+        log.info(&self.describe());
     }
 
     pub fn unit(&self, n: usize) -> Result<&Unit, IngestError> {

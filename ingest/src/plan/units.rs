@@ -87,3 +87,82 @@ pub fn cut(grid: &Grid, sources: &[SourceHeader]) -> (Vec<Unit>, Vec<Vec<usize>>
     }
     (units, stages)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::options::LayerOptions;
+    use tilefn_raster::{Bounds, DataType};
+
+    /// A source covering `b` (EPSG:3857) at `res` metres per pixel.
+    fn source(b: Bounds, res: f64) -> SourceHeader {
+        SourceHeader {
+            url: format!("{b:?}"),
+            file_name: String::new(),
+            width: 1,
+            height: 1,
+            bands: 1,
+            dtype: DataType::Int16,
+            nodata: Some(-32768.0),
+            crs: "EPSG:3857".into(),
+            proj4: String::new(),
+            parts: vec![b],
+            resolution: res,
+            photometric_rgb: false,
+            palette: None,
+        }
+    }
+
+    #[test]
+    fn two_stages_cover_every_source_once() {
+        // Two small sources either side of the prime meridian, on the equator: the layer
+        // fits one tile only at z0, so with max zoom 9 it has groups z2..9 and z0..1.
+        let res = mercator::resolution(9);
+        let west = source(Bounds::new(-30_000.0, -20_000.0, -10_000.0, 20_000.0), res);
+        let east = source(Bounds::new(5_000.0, -20_000.0, 40_000.0, 20_000.0), res);
+        let sources = vec![west, east];
+        let grid = Grid::new(&sources, &LayerOptions::new("t")).unwrap();
+        assert_eq!((grid.min_zoom, grid.max_zoom), (0, 9));
+        let (units, stages) = cut(&grid, &sources);
+        assert_eq!(stages.len(), grid.groups.len());
+        assert_eq!(stages.len(), 2);
+        // Stage 0: one unit per z2 tile around (0, 0) that a source touches (the four
+        // tiles meeting there), each listing its sources in list order.
+        let first: Vec<&Unit> = stages[0].iter().map(|i| &units[*i]).collect();
+        assert_eq!(first.len(), 4);
+        for u in &first {
+            assert_eq!(u.anchor.z, 2);
+            let expected: Vec<u32> = (0..2)
+                .filter(|i| sources[*i as usize].touches(u.anchor))
+                .collect();
+            assert_eq!(u.sources, expected);
+        }
+        // Stage 1: the z0 tile, reading all four.
+        assert_eq!(stages[1].len(), 1);
+        let top = &units[stages[1][0]];
+        assert_eq!(top.anchor, TileCoord::new(0, 0, 0));
+        assert_eq!(top.children, stages[0]);
+        // Indices are positions.
+        assert!(units.iter().enumerate().all(|(i, u)| u.index == i));
+    }
+
+    #[test]
+    fn differing_nodata_makes_a_mask_and_types_promote() {
+        let b = Bounds::new(0.0, 0.0, 1000.0, 1000.0);
+        let mut a = source(b, 10.0);
+        let mut c = source(b, 20.0);
+        a.dtype = DataType::Uint8;
+        a.nodata = Some(0.0);
+        c.nodata = Some(255.0);
+        let grid = Grid::new(&[a.clone(), c.clone()], &LayerOptions::new("t")).unwrap();
+        assert_eq!(grid.dtype, DataType::Int16);
+        assert!(grid.mask);
+        assert_eq!(grid.nodata, None);
+        // The finest source sets the max zoom.
+        assert_eq!(grid.max_zoom, mercator::zoom_for_resolution(10.0, true));
+        c.nodata = Some(0.0);
+        let grid = Grid::new(&[a, c], &LayerOptions::new("t")).unwrap();
+        assert_eq!((grid.nodata, grid.mask), (Some(0.0), false));
+    }
+}
