@@ -18,6 +18,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tilefn_catalog::{nodata_serde, validate_layer_id, version_prefix};
+use tilefn_cog::layout::PyramidLayout;
 use tilefn_raster::{Bounds, DataType, TileCoord, mercator};
 
 pub use grid::{Grid, promote};
@@ -32,6 +33,10 @@ use crate::store::Store;
 
 /// The plan file's format tag: a unit refuses a plan of another format.
 pub const PLAN_FORMAT: &str = "tilefn-plan/1";
+
+/// Most bands a layer may have: the COG writer's `u16`, bounded to what a tile service can
+/// hold in memory for one tile (256² f64 per band).
+const MAX_BANDS: usize = 256;
 
 /// What the plan keeps of one source's header: enough to cut units and to check, when a
 /// unit opens the source again, that it is still the file that was planned.
@@ -218,7 +223,73 @@ impl LayerPlan {
                 plan.format
             )));
         }
+        plan.check()
+            .map_err(|m| IngestError::Usage(format!("inconsistent plan: {m}")))?;
         Ok(plan)
+    }
+
+    /// A plan is a file anyone can edit: before a unit trusts it with allocations and tile
+    /// arithmetic, everything that indexes or sizes something is checked.
+    fn check(&self) -> Result<(), String> {
+        let g = &self.grid;
+        validate_layer_id(&self.options.layer).map_err(|e| e.to_string())?;
+        if g.max_zoom > mercator::MAX_ZOOM || g.min_zoom > g.max_zoom {
+            return Err(format!("zooms {}..{}", g.min_zoom, g.max_zoom));
+        }
+        if g.groups != PyramidLayout::new(g.min_zoom, g.max_zoom).groups {
+            return Err("level groups do not match the zooms".into());
+        }
+        if !(1..=MAX_BANDS).contains(&g.bands) {
+            return Err(format!("{} bands", g.bands));
+        }
+        if self.stages.len() != g.groups.len() {
+            return Err(format!(
+                "{} stages for {} level groups",
+                self.stages.len(),
+                g.groups.len()
+            ));
+        }
+        if self.prefix != version_prefix(&self.options.layer, &self.version) {
+            return Err(format!("prefix {:?}", self.prefix));
+        }
+        for (stage, units) in self.stages.iter().enumerate() {
+            for &n in units {
+                let u = self
+                    .units
+                    .get(n)
+                    .ok_or(format!("stage {stage} lists unit {n}"))?;
+                self.check_unit(u, n, stage)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_unit(&self, u: &Unit, n: usize, stage: usize) -> Result<(), String> {
+        let zoom = self.grid.groups.get(stage).map(|g| g.anchor_zoom);
+        let a = u.anchor;
+        if u.index != n || u.stage != stage || Some(a.z) != zoom {
+            return Err(format!("unit {n} is not where stage {stage} puts it"));
+        }
+        if TileCoord::checked(u32::from(a.z), u64::from(a.x), u64::from(a.y)).is_none() {
+            return Err(format!("unit {n}: anchor {a} is off the grid"));
+        }
+        if u.sources.iter().any(|i| *i as usize >= self.sources.len()) {
+            return Err(format!("unit {n} reads a source the plan does not have"));
+        }
+        let below = stage.checked_sub(1).and_then(|s| self.stages.get(s));
+        for c in &u.children {
+            let child = below
+                .filter(|b| b.contains(c))
+                .and_then(|_| self.units.get(*c))
+                .ok_or(format!(
+                    "unit {n}: child {c} is not in stage {}",
+                    stage.wrapping_sub(1)
+                ))?;
+            if child.anchor.z <= a.z || child.anchor.ancestor(a.z) != a {
+                return Err(format!("unit {n}: child {c} is not under its anchor"));
+            }
+        }
+        Ok(())
     }
 
     /// Reads a plan from a local path or a URL (file://, s3://, http(s)://).
@@ -328,5 +399,76 @@ fn absolute_store_url(url: &str) -> Result<String, IngestError> {
     match parse_store_url(url).map_err(|e| IngestError::Store(e.to_string()))? {
         StoreLocation::File { dir } => Ok(format!("file://{}", dir.display())),
         _ => Ok(url.to_owned()),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A one-band int16 source covering `b` (EPSG:3857) at `res` metres per pixel.
+    pub fn source(b: Bounds, res: f64) -> SourceHeader {
+        SourceHeader {
+            url: format!("{b:?}"),
+            file_name: String::new(),
+            width: 1,
+            height: 1,
+            bands: 1,
+            dtype: DataType::Int16,
+            nodata: Some(-32768.0),
+            crs: "EPSG:3857".into(),
+            proj4: String::new(),
+            parts: vec![b],
+            resolution: res,
+            photometric_rgb: false,
+            palette: None,
+        }
+    }
+
+    fn two_stage_plan() -> LayerPlan {
+        let res = mercator::resolution(9);
+        let sources = vec![
+            source(Bounds::new(-30_000.0, -20_000.0, -10_000.0, 20_000.0), res),
+            source(Bounds::new(5_000.0, -20_000.0, 40_000.0, 20_000.0), res),
+        ];
+        let options = LayerOptions::new("t");
+        let grid = Grid::new(&sources, &options).unwrap();
+        let (units, stages) = units::cut(&grid, &sources);
+        LayerPlan {
+            format: PLAN_FORMAT.into(),
+            store: "file:///tmp/x".into(),
+            prefix: version_prefix("t", "v1"),
+            version: "v1".into(),
+            created: String::new(),
+            options,
+            grid,
+            sources,
+            stages,
+            units,
+        }
+    }
+
+    #[test]
+    fn plans_round_trip_and_tampering_is_refused() {
+        let plan = two_stage_plan();
+        let back = LayerPlan::from_json(&plan.to_json().unwrap()).unwrap();
+        assert_eq!(back, plan);
+        let tamper = |f: &dyn Fn(&mut LayerPlan)| {
+            let mut p = plan.clone();
+            f(&mut p);
+            LayerPlan::from_json(&p.to_json().unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(tamper(&|p| p.grid.bands = 100_000).contains("bands"));
+        assert!(tamper(&|p| p.grid.max_zoom = 40).contains("zooms"));
+        assert!(tamper(&|p| p.units[0].sources = vec![7]).contains("source"));
+        assert!(tamper(&|p| p.units[0].anchor.x = 99).contains("off the grid"));
+        assert!(tamper(&|p| p.units[4].children = vec![4]).contains("child"));
+        assert!(tamper(&|p| p.stages[1] = vec![9]).contains("unit 9"));
+        assert!(tamper(&|p| p.prefix = "layers/other/".into()).contains("prefix"));
+        assert!(tamper(&|p| p.format = "x".into()).contains("format"));
+        assert!(LayerPlan::from_json(b"{").is_err());
     }
 }

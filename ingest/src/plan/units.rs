@@ -93,26 +93,8 @@ pub fn cut(grid: &Grid, sources: &[SourceHeader]) -> (Vec<Unit>, Vec<Vec<usize>>
 mod tests {
     use super::*;
     use crate::options::LayerOptions;
+    use crate::plan::tests::source;
     use tilefn_raster::{Bounds, DataType};
-
-    /// A source covering `b` (EPSG:3857) at `res` metres per pixel.
-    fn source(b: Bounds, res: f64) -> SourceHeader {
-        SourceHeader {
-            url: format!("{b:?}"),
-            file_name: String::new(),
-            width: 1,
-            height: 1,
-            bands: 1,
-            dtype: DataType::Int16,
-            nodata: Some(-32768.0),
-            crs: "EPSG:3857".into(),
-            proj4: String::new(),
-            parts: vec![b],
-            resolution: res,
-            photometric_rgb: false,
-            palette: None,
-        }
-    }
 
     #[test]
     fn two_stages_cover_every_source_once() {
