@@ -106,6 +106,7 @@ mod tests {
                     width: 10,
                     spp: 1,
                     data: Samples::U8(vec![0; 100]),
+                    valid: None,
                 }))
             });
             c.record((0, i), 100);

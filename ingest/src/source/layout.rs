@@ -6,6 +6,10 @@ use tiff::decoder::{ChunkType, Decoder};
 use tiff::tags::Tag;
 
 use super::error::{SourceError, tiff_error};
+use super::lerc::{Additional, COMPRESSION_LERC};
+
+/// LercParameters: `[version, additional compression]`.
+const TAG_LERC_PARAMETERS: u16 = 50674;
 
 #[derive(Debug, Clone)]
 pub(super) struct ImageLayout {
@@ -13,6 +17,9 @@ pub(super) struct ImageLayout {
     pub height: u32,
     pub chunk_w: u32,
     pub chunk_h: u32,
+    /// Tile size as stored (edge tiles are full tiles in the file); for strips, the width.
+    pub stored_w: u32,
+    pub stored_h: u32,
     /// Chunks per row and per column of one plane.
     pub across: u32,
     pub down: u32,
@@ -26,6 +33,8 @@ pub(super) struct ImageLayout {
     pub split: bool,
     pub offsets: Vec<u64>,
     pub counts: Vec<u64>,
+    /// LERC chunks (the `tiff` crate has no LERC codec) and their wrapper compression.
+    pub lerc: Option<Additional>,
 }
 
 impl ImageLayout {
@@ -33,7 +42,8 @@ impl ImageLayout {
         let e = |e| tiff_error(e, "image directory");
         let (width, height) = d.dimensions().map_err(e)?;
         let tiled = d.get_chunk_type() == ChunkType::Tile;
-        let (chunk_w, chunk_h) = d.chunk_dimensions();
+        let (stored_w, stored_h) = d.chunk_dimensions();
+        let (chunk_w, chunk_h) = (stored_w, stored_h);
         // A tile or strip larger than the image holds the whole image along that axis.
         let (chunk_w, chunk_h) = (
             chunk_w.max(1).min(width.max(1)),
@@ -56,11 +66,22 @@ impl ImageLayout {
         };
         let offsets = d.get_tag_u64_vec(otag).map_err(e)?;
         let counts = d.get_tag_u64_vec(ctag).map_err(e)?;
+        let compression = d.find_tag_unsigned::<u16>(Tag::Compression).map_err(e)?;
+        let lerc = if compression == Some(COMPRESSION_LERC) {
+            let params = d
+                .find_tag_unsigned_vec::<u32>(Tag::Unknown(TAG_LERC_PARAMETERS))
+                .map_err(e)?;
+            Some(Additional::from_tag(params.as_deref())?)
+        } else {
+            None
+        };
         let l = ImageLayout {
             width,
             height,
             chunk_w,
             chunk_h,
+            stored_w,
+            stored_h,
             across: width.div_ceil(chunk_w),
             down: height.div_ceil(chunk_h),
             samples,
@@ -69,6 +90,7 @@ impl ImageLayout {
             split: false,
             offsets,
             counts,
+            lerc,
         };
         let planes = if planar { samples } else { 1 };
         let need = l.per_plane() * planes;

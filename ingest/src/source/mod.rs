@@ -3,7 +3,10 @@
 //!
 //! Decoding goes through the `tiff` crate; `ifd` patches the bytes it sees so it decodes
 //! every image as raw samples (palette, masks, RGB/YCbCr and alpha are interpreted here).
-//! Decoded chunks live in a byte-bounded LRU shared by all readers of a source.
+//! LERC chunks, which the `tiff` crate cannot decode, are read raw and decoded by `lerc`
+//! (with their deflate/zstd wrapper undone first); LERC's own validity mask marks pixels
+//! invalid like nodata. Decoded chunks live in a byte-bounded LRU shared by all readers of a
+//! source.
 
 mod cache;
 mod crs;
@@ -12,6 +15,7 @@ mod footprint;
 mod geokeys;
 mod ifd;
 mod layout;
+mod lerc;
 mod reader;
 mod samples;
 mod transform;
@@ -94,10 +98,9 @@ pub struct Source {
 /// `None` for the compressions we decode, else the error naming the one we do not.
 fn unsupported_compression(c: u16) -> Option<SourceError> {
     let name = match c {
-        1 | 5 | 7 | 8 | 32946 | 32773 | 50000 | 50001 => return None,
+        1 | 5 | 7 | 8 | 32946 | 32773 | 50000 | 50001 | lerc::COMPRESSION_LERC => return None,
         2..=4 => "CCITT fax",
         6 => "old-style JPEG",
-        34887 => "LERC",
         34925 => "LZMA",
         34712 | 33003 | 33005 => "JPEG 2000",
         50002 => "JPEG XL",
