@@ -637,3 +637,47 @@ fn source_corrupt_lerc_tiles_are_typed_errors() {
         assert!(src.reader().unwrap().read_window(300, 0, 8, 8).is_ok());
     }
 }
+
+#[test]
+fn source_header_walk_errors_are_typed() {
+    let kind_of =
+        |name: &str| match Source::open_pixels(&corpus().join(name), &OpenOptions::default()) {
+            Ok(_) => "ok",
+            Err(e) => kind(&e),
+        };
+    for (name, want) in [
+        ("broken__byte_bad_version.tif", "NotTiff"),
+        ("broken__not_a_tiff.tif", "NotTiff"),
+        ("broken__zero_length.tif", "NotTiff"),
+        ("broken__byte_header_only.tif", "Corrupt"),
+        ("node-gdal-async__truncated.tiff", "Corrupt"),
+        ("broken__cog_truncated_64k.tif", "Corrupt"),
+        // libtiff cuts the loop and reads the first image; so do we.
+        ("broken__byte_ifd_loop.tif", "ok"),
+        // BigTIFF in both byte orders; headers at the end of the file.
+        ("image-tiff__BigTIFFMotorola.tif", "ok"),
+        ("cogeotiff-js__rgba8_cog_big.tiff", "ok"),
+        ("rasterio__RGB.byte.tif", "ok"),
+    ] {
+        assert_eq!(kind_of(name), want, "{name}");
+    }
+    let looped = open("broken__byte_ifd_loop.tif");
+    let b = looped.reader().unwrap().read_window(0, 0, 20, 20).unwrap();
+    assert_eq!(b, window("rasterio__byte.tif", 0, 0, 20, 20));
+    // Every prefix of a file whose header is at its end: typed errors, never a panic.
+    let bytes = std::fs::read(corpus().join("rasterio__alpha.tif")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for cut in (0..bytes.len())
+        .step_by(997)
+        .chain([bytes.len() - 3, bytes.len() - 200])
+    {
+        let p = dir.path().join(format!("cut{cut}.tif"));
+        std::fs::write(&p, &bytes[..cut]).unwrap();
+        let r = Source::open_pixels(&p, &OpenOptions::default());
+        assert!(
+            matches!(r, Err(SourceError::NotTiff | SourceError::Corrupt(_))),
+            "cut at {cut}: {:?}",
+            r.map(|_| ())
+        );
+    }
+}

@@ -14,9 +14,9 @@ use tilefn_raster::{Block, DataType};
 
 use super::cache::{ChunkCache, Key};
 use super::error::{SourceError, tiff_error};
-use super::ifd::{Patch, PatchedFile};
 use super::layout::ImageLayout;
 use super::lerc::{self, Expect};
+use super::patch::{Patch, PatchedFile};
 use super::samples::{Chunk, Conversion, Samples, convert, crop, crop_samples, from_bytes};
 
 /// What a file sample becomes in a `Block`.
