@@ -1,11 +1,9 @@
 //! Where an image's strips or tiles are, and which of them a pixel window touches.
 
-use std::io::{Read, Seek};
+use tilefn_cog::read::Ifd;
 
-use tiff::decoder::{ChunkType, Decoder};
-use tiff::tags::Tag;
-
-use super::error::{SourceError, tiff_error};
+use super::error::SourceError;
+use super::lerc::{Additional, COMPRESSION_LERC};
 
 #[derive(Debug, Clone)]
 pub(super) struct ImageLayout {
@@ -13,6 +11,9 @@ pub(super) struct ImageLayout {
     pub height: u32,
     pub chunk_w: u32,
     pub chunk_h: u32,
+    /// Tile size as stored (edge tiles are full tiles in the file); for strips, the width.
+    pub stored_w: u32,
+    pub stored_h: u32,
     /// Chunks per row and per column of one plane.
     pub across: u32,
     pub down: u32,
@@ -26,49 +27,44 @@ pub(super) struct ImageLayout {
     pub split: bool,
     pub offsets: Vec<u64>,
     pub counts: Vec<u64>,
+    /// LERC chunks (the `tiff` crate has no LERC codec) and their wrapper compression.
+    pub lerc: Option<Additional>,
 }
 
 impl ImageLayout {
-    pub fn read<R: Read + Seek>(d: &mut Decoder<R>) -> Result<ImageLayout, SourceError> {
-        let e = |e| tiff_error(e, "image directory");
-        let (width, height) = d.dimensions().map_err(e)?;
-        let tiled = d.get_chunk_type() == ChunkType::Tile;
-        let (chunk_w, chunk_h) = d.chunk_dimensions();
-        // A tile or strip larger than the image holds the whole image along that axis.
+    /// The layout tilefn-cog's parser found for one IFD.
+    pub fn from_ifd(ifd: &Ifd) -> Result<ImageLayout, SourceError> {
+        let (width, height) = (ifd.width, ifd.height);
+        // The parser reports strips as tiles `width` wide and RowsPerStrip (at most the
+        // image) tall; a tile larger than the image holds the whole image along that axis.
+        let (stored_w, stored_h) = (ifd.tile_width, ifd.tile_height);
         let (chunk_w, chunk_h) = (
-            chunk_w.max(1).min(width.max(1)),
-            chunk_h.max(1).min(height.max(1)),
+            stored_w.max(1).min(width.max(1)),
+            stored_h.max(1).min(height.max(1)),
         );
-        let samples = usize::from(
-            d.find_tag_unsigned::<u16>(Tag::SamplesPerPixel)
-                .map_err(e)?
-                .unwrap_or(1),
-        );
-        let planar = d
-            .find_tag_unsigned::<u16>(Tag::PlanarConfiguration)
-            .map_err(e)?
-            == Some(2)
-            && samples > 1;
-        let (otag, ctag) = if tiled {
-            (Tag::TileOffsets, Tag::TileByteCounts)
+        let samples = usize::from(ifd.samples);
+        let planar = ifd.planar_config == 2 && samples > 1;
+        let lerc = if ifd.compression == COMPRESSION_LERC {
+            Some(Additional::from_tag(Some(&ifd.lerc_parameters))?)
         } else {
-            (Tag::StripOffsets, Tag::StripByteCounts)
+            None
         };
-        let offsets = d.get_tag_u64_vec(otag).map_err(e)?;
-        let counts = d.get_tag_u64_vec(ctag).map_err(e)?;
         let l = ImageLayout {
             width,
             height,
             chunk_w,
             chunk_h,
+            stored_w,
+            stored_h,
             across: width.div_ceil(chunk_w),
             down: height.div_ceil(chunk_h),
             samples,
             planar,
-            tiled,
+            tiled: ifd.tiled,
             split: false,
-            offsets,
-            counts,
+            offsets: ifd.tile_offsets.clone(),
+            counts: ifd.tile_byte_counts.clone(),
+            lerc,
         };
         let planes = if planar { samples } else { 1 };
         let need = l.per_plane() * planes;

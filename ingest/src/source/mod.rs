@@ -1,29 +1,44 @@
 //! The source half of ingest: open a GeoTIFF, describe it, and read arbitrary pixel windows
 //! from it without ever holding the whole image.
 //!
-//! Decoding goes through the `tiff` crate; `ifd` patches the bytes it sees so it decodes
-//! every image as raw samples (palette, masks, RGB/YCbCr and alpha are interpreted here).
-//! Decoded chunks live in a byte-bounded LRU shared by all readers of a source.
+//! ## Reading a TIFF: who does what
+//!
+//! * The directory walk (IFD chain, subfile types, photometric, mask IFD, GeoKeys, nodata,
+//!   colour map, strip/tile offsets) is tilefn-cog's parser, the one the tile server uses:
+//!   `header` drives its `parse_chain` with reads from the file, and `describe` turns the
+//!   `Ifd`s into a `SourceInfo`. Its lenient walk stops where libtiff does (a loop, a broken
+//!   later IFD), so files GDAL opens still open.
+//! * Pixels go through the `tiff` crate (JPEG, WebP, LZW, PackBits, YCbCr, bit depths ...),
+//!   which walks to the image it decodes itself; `patch` shows it a few patched bytes, at
+//!   positions the walk above found, so it decodes every image as raw samples (palette,
+//!   masks, RGB/YCbCr and alpha are interpreted here) and never follows a looping chain.
+//! * LERC chunks, which the `tiff` crate cannot decode, are read raw and decoded by `lerc`
+//!   (with their deflate/zstd wrapper undone first); LERC's own validity mask marks pixels
+//!   invalid like nodata.
+//!
+//! Decoded chunks live in a byte-bounded LRU (`lru::LruCache`) shared by all readers of a
+//! source.
 
 mod cache;
 mod crs;
+mod describe;
 mod error;
 mod footprint;
 mod geokeys;
-mod ifd;
+mod header;
 mod layout;
+mod lerc;
+mod patch;
 mod reader;
 mod samples;
 mod transform;
 mod wkt;
 
 use std::fs::File;
-use std::io::BufReader;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use tiff::decoder::Decoder;
-use tiff::tags::Tag;
+use tilefn_cog::read::Ifd;
 use tilefn_raster::{Bounds, DataType};
 
 pub use crs::Crs;
@@ -34,10 +49,9 @@ pub use transform::Transformer;
 
 use cache::ChunkCache;
 use error::tiff_error;
-use geokeys::GeoKeys;
-use ifd::PatchedFile;
 use layout::ImageLayout;
-use reader::{Role, Shared, open_decoder};
+use patch::Patch;
+use reader::{Shared, open_decoder};
 use samples::Conversion;
 
 /// Decoded chunks kept in memory per source, unless `set_cache_bytes` says otherwise.
@@ -91,88 +105,6 @@ pub struct Source {
     info: Arc<SourceInfo>,
 }
 
-/// `None` for the compressions we decode, else the error naming the one we do not.
-fn unsupported_compression(c: u16) -> Option<SourceError> {
-    let name = match c {
-        1 | 5 | 7 | 8 | 32946 | 32773 | 50000 | 50001 => return None,
-        2..=4 => "CCITT fax",
-        6 => "old-style JPEG",
-        34887 => "LERC",
-        34925 => "LZMA",
-        34712 | 33003 | 33005 => "JPEG 2000",
-        50002 => "JPEG XL",
-        _ => {
-            return Some(SourceError::Unsupported(format!(
-                "compression {c} is not supported"
-            )));
-        }
-    };
-    Some(SourceError::Unsupported(format!(
-        "{name} compression ({c}) is not supported"
-    )))
-}
-
-fn data_type(format: u16, bits: u16) -> Result<DataType, SourceError> {
-    let unsupported = |m: String| Err(SourceError::Unsupported(m));
-    match (format, bits) {
-        (1, 1 | 2 | 4) => Ok(DataType::Uint8),
-        // Half floats are promoted to float32, as GDAL does.
-        (3, 16) => Ok(DataType::Float32),
-        (5, b) => unsupported(format!("complex data type CInt{} is not supported", b / 2)),
-        (6, b) => unsupported(format!(
-            "complex data type CFloat{} is not supported",
-            b / 2
-        )),
-        (1 | 2, 64) => unsupported("64-bit integer data is not supported".into()),
-        (f, b) => DataType::from_tiff(f, b).ok_or_else(|| {
-            SourceError::Unsupported(format!(
-                "{b}-bit samples (SampleFormat {f}) are not supported"
-            ))
-        }),
-    }
-}
-
-/// GDAL_NODATA, rounded to what the data type can hold (float32 data is compared as f32).
-/// A value the type cannot hold matches no pixel, so it is dropped (rasterio does the same).
-fn normalise_nodata(v: f64, dtype: DataType) -> Option<f64> {
-    if v.is_nan() {
-        return dtype.is_float().then_some(f64::NAN);
-    }
-    match dtype {
-        DataType::Float32 => Some(f64::from(v as f32)),
-        DataType::Float64 => Some(v),
-        _ => (v.fract() == 0.0 && dtype.can_represent(v)).then_some(v),
-    }
-}
-
-fn tag_f64s(d: &mut Decoder<PatchedFile>, tag: Tag) -> Result<Option<Vec<f64>>, SourceError> {
-    match d.find_tag(tag).map_err(|e| tiff_error(e, "GeoTIFF tags"))? {
-        Some(v) => Ok(Some(
-            v.into_f64_vec()
-                .map_err(|e| tiff_error(e, "GeoTIFF tags"))?,
-        )),
-        None => Ok(None),
-    }
-}
-
-fn tag_ascii(d: &mut Decoder<PatchedFile>, tag: Tag) -> Option<String> {
-    d.find_tag(tag)
-        .ok()
-        .flatten()
-        .and_then(|v| v.into_string().ok())
-}
-
-fn georef_error(e: &SourceError) -> bool {
-    matches!(
-        e,
-        SourceError::NoGeoreference
-            | SourceError::NoCrs
-            | SourceError::UnknownEpsg(_)
-            | SourceError::UnsupportedCrs(_)
-            | SourceError::Unsupported(_)
-    )
-}
-
 impl Source {
     pub fn open(path: &Path, opts: &OpenOptions) -> Result<Source, SourceError> {
         Source::open_with(path, opts, true).map(|(s, _)| s)
@@ -194,207 +126,39 @@ impl Source {
         opts: &OpenOptions,
         strict: bool,
     ) -> Result<(Source, Option<SourceError>), SourceError> {
-        let file = File::open(path).map_err(|e| match e.kind() {
+        let mut file = File::open(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => SourceError::NotFound(path.display().to_string()),
             _ => SourceError::from(e),
         })?;
         let len = file.metadata()?.len();
-        let scan = ifd::scan(&mut BufReader::new(file), len)?;
-        let Some(main_raw) = scan.ifds.first() else {
+        let chain = header::read_chain(&mut file, len)?;
+        let ifds = &chain.tiff.ifds;
+        let Some(main_ifd) = ifds.first() else {
             return Err(SourceError::NotTiff);
         };
-        let photometric = main_raw.photometric.map(|p| p.value);
-        // GDAL's per-dataset mask: full resolution (bit 0 clear), mask bit set, same size.
-        let mask_ifd = scan.ifds.iter().enumerate().skip(1).find(|(_, f)| {
-            f.subfile_type & 4 != 0
-                && f.subfile_type & 1 == 0
-                && f.width == main_raw.width
-                && f.height == main_raw.height
-                && f.photometric.is_some_and(|p| p.value == 4)
-        });
-        let mut patches = scan.patches.clone();
-        for f in [Some(main_raw), mask_ifd.map(|m| m.1)]
-            .into_iter()
-            .flatten()
-        {
-            if let Some(p) = f.photometric.filter(|p| p.value != 1) {
-                patches.push(ifd::patch_value(&p, 1, scan.little_endian));
-            }
-        }
-        let patches: Arc<[ifd::Patch]> = patches.into();
+        let mask_ifd = describe::mask_ifd(ifds, main_ifd);
+        let little = chain.tiff.little_endian;
+        let patches = patch::for_decoder(&chain, [Some(main_ifd), mask_ifd.map(|m| m.1)]);
         let path_buf = path.to_path_buf();
-        let mut d = open_decoder(&path_buf, &patches)?;
-        let mut main = ImageLayout::read(&mut d)?;
+        // The pixel decoder must accept the file too; find out now, not in the first read.
+        open_decoder(&path_buf, &patches)?;
+        let mut main = ImageLayout::from_ifd(main_ifd)?;
         main.check_extent(len)?;
-
-        let te = |e| tiff_error(e, "image directory");
-        let bits = d
-            .find_tag_unsigned_vec::<u16>(Tag::BitsPerSample)
-            .map_err(te)?
-            .unwrap_or_default();
-        let bits = bits.first().copied().unwrap_or(1);
-        let format = d
-            .find_tag_unsigned_vec::<u16>(Tag::SampleFormat)
-            .map_err(te)?
-            .unwrap_or_default();
-        let format = format.first().copied().unwrap_or(1);
-        let compression = d
-            .find_tag_unsigned::<u16>(Tag::Compression)
-            .map_err(te)?
-            .unwrap_or(1);
-        if let Some(e) = unsupported_compression(compression) {
-            return Err(e);
-        }
-        let dtype = data_type(format, bits)?;
-        let predictor = d
-            .find_tag_unsigned::<u16>(Tag::Predictor)
-            .map_err(te)?
-            .unwrap_or(1);
-        if compression == 1 && predictor == 1 && dtype.bits() == bits && photometric != Some(6) {
+        let (dtype, conv) = Source::samples(main_ifd)?;
+        if main_ifd.compression == 1
+            && main_ifd.predictor == 1
+            && dtype.bits() == main_ifd.bits_per_sample
+            && main_ifd.photometric != Some(6)
+        {
             // Whole-image (or very tall) uncompressed strips are read a few rows at a time.
             main.split_strips((dtype.size() * main.chunk_spp()) as u64, SPLIT_STRIP_BYTES);
         }
-        let extra = d
-            .find_tag_unsigned_vec::<u16>(Tag::ExtraSamples)
-            .map_err(te)?
-            .unwrap_or_default();
-        let samples = main.samples;
-        let first_extra = samples.saturating_sub(extra.len());
-        let alpha = extra
-            .iter()
-            .position(|e| *e == 1 || *e == 2)
-            .map(|i| first_extra + i);
-        let roles: Vec<Role> = {
-            let mut band = 0;
-            (0..samples)
-                .map(|s| {
-                    if Some(s) == alpha {
-                        Role::Alpha
-                    } else {
-                        band += 1;
-                        Role::Band(band - 1)
-                    }
-                })
-                .collect()
-        };
-        let bands = roles.iter().filter(|r| matches!(r, Role::Band(_))).count();
-        let subsampling = d
-            .find_tag_unsigned_vec::<u16>(Tag::ChromaSubsampling)
-            .map_err(te)?;
-        let ycbcr = match photometric {
-            Some(0..=5) | None => false,
-            Some(6) if compression == 7 || subsampling.as_deref() == Some(&[1, 1]) => {
-                samples >= 3 && bits == 8
-            }
-            Some(6) => {
-                return Err(SourceError::Unsupported(
-                    "subsampled YCbCr without JPEG compression is not supported".into(),
-                ));
-            }
-            Some(p) => {
-                let name = match p {
-                    8 => "CIELab",
-                    9 | 10 => "ICC/ITU Lab",
-                    32844 | 32845 => "LogLuv",
-                    _ => "this",
-                };
-                return Err(SourceError::Unsupported(format!(
-                    "{name} photometric interpretation ({p}) is not supported"
-                )));
-            }
-        };
-        let palette = if photometric == Some(3) {
-            read_palette(&mut d, bits)
-        } else {
-            None
-        };
-
-        let file_nodata = tag_ascii(&mut d, Tag::GdalNodata).and_then(|s| {
-            let s = s.trim().trim_end_matches('\0').trim();
-            if s.eq_ignore_ascii_case("nan") || s.eq_ignore_ascii_case("-nan") {
-                Some(f64::NAN)
-            } else {
-                s.parse().ok()
-            }
-        });
-        if let Some(v) = opts.nodata
-            && normalise_nodata(v, dtype).is_none()
-        {
-            return Err(SourceError::Unsupported(format!(
-                "--nodata {v} cannot be stored in the source's {dtype} samples"
-            )));
-        }
-        let nodata = opts
-            .nodata
-            .or(file_nodata)
-            .and_then(|v| normalise_nodata(v, dtype));
-
-        let dir = d
-            .find_tag(Tag::GeoKeyDirectoryTag)
-            .ok()
-            .flatten()
-            .and_then(|v| v.into_u16_vec().ok());
-        let doubles = tag_f64s(&mut d, Tag::GeoDoubleParamsTag)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let ascii = tag_ascii(&mut d, Tag::GeoAsciiParamsTag).unwrap_or_default();
-        let keys = dir
-            .map(|k| GeoKeys::parse(&k, &doubles, &ascii))
-            .unwrap_or_default();
-        let georef = GeoTransform::from_tags(
-            tag_f64s(&mut d, Tag::ModelTransformationTag)?.as_deref(),
-            tag_f64s(&mut d, Tag::ModelTiepointTag)?.as_deref(),
-            tag_f64s(&mut d, Tag::ModelPixelScaleTag)?.as_deref(),
-            keys.pixel_is_point(),
-        )
-        .and_then(|geo| {
-            let crs = match opts.srid {
-                Some(code) => crs::from_epsg(code)?,
-                None if keys.is_empty() => return Err(SourceError::NoCrs),
-                None => crs::from_geokeys(&keys)?,
-            };
-            Ok((geo, crs))
-        });
-        let (geo, crs, georef_err) = match georef {
-            Ok((geo, crs)) => (geo, crs, None),
-            Err(e) if !strict && georef_error(&e) => {
-                let none = Crs {
-                    epsg: None,
-                    proj4: String::new(),
-                    name: "none".into(),
-                };
-                (GeoTransform([0.0, 1.0, 0.0, 0.0, 0.0, 1.0]), none, Some(e))
-            }
-            Err(e) => return Err(e),
-        };
-
+        let (roles, alpha) = describe::roles(main_ifd);
+        let nodata = describe::nodata(main_ifd, opts, dtype)?;
+        let (geo, crs, georef_err) = describe::georef(main_ifd, opts, strict)?;
         let mask = match mask_ifd {
-            Some((index, _)) => {
-                let mut md = open_decoder(&path_buf, &patches)?;
-                md.seek_to_image(index)
-                    .map_err(|e| tiff_error(e, "mask image directory"))?;
-                let layout = ImageLayout::read(&mut md)?;
-                layout.check_extent(len)?;
-                let mbits = md
-                    .find_tag_unsigned::<u16>(Tag::BitsPerSample)
-                    .map_err(te)?
-                    .unwrap_or(1);
-                Some((
-                    index,
-                    layout,
-                    Conversion {
-                        bits: mbits.min(8) as u8,
-                        ycbcr: false,
-                    },
-                ))
-            }
+            Some((index, m)) => Some(Source::mask_layout(&path_buf, &patches, index, m, len)?),
             None => None,
-        };
-        let mask_kind = match (&mask, alpha) {
-            (Some(_), _) => MaskKind::Internal,
-            (None, Some(band)) => MaskKind::Alpha { band },
-            (None, None) => MaskKind::None,
         };
         let info = SourceInfo {
             file_name: path
@@ -403,37 +167,68 @@ impl Source {
                 .unwrap_or_default(),
             width: main.width,
             height: main.height,
-            bands,
+            bands: roles
+                .iter()
+                .filter(|r| matches!(r, reader::Role::Band(_)))
+                .count(),
             dtype,
             nodata,
-            mask: mask_kind,
-            photometric_rgb: matches!(photometric, Some(2 | 6)),
-            palette,
+            mask: describe::mask_kind(mask.is_some(), alpha),
+            photometric_rgb: matches!(main_ifd.photometric, Some(2 | 6)),
+            palette: describe::palette(main_ifd),
             geo,
             crs,
         };
         let shared = Shared {
             path: path_buf,
             patches,
-            conv: Conversion {
-                bits: bits.min(8) as u8,
-                ycbcr,
-            },
+            conv,
             main,
             roles,
             dtype,
-            little_endian: scan.little_endian,
+            little_endian: little,
             nodata,
             mask,
             cache: Mutex::new(ChunkCache::new(DEFAULT_CACHE_BYTES)),
         };
-        Ok((
-            Source {
-                shared: Arc::new(shared),
-                info: Arc::new(info),
-            },
-            georef_err,
-        ))
+        let source = Source {
+            shared: Arc::new(shared),
+            info: Arc::new(info),
+        };
+        Ok((source, georef_err))
+    }
+
+    /// The sample type and how decoded chunks convert to it; refuses what we cannot read.
+    fn samples(ifd: &Ifd) -> Result<(DataType, Conversion), SourceError> {
+        if let Some(e) = describe::unsupported_compression(ifd.compression) {
+            return Err(e);
+        }
+        let dtype = describe::data_type(ifd.sample_format, ifd.bits_per_sample)?;
+        let conv = Conversion {
+            bits: ifd.bits_per_sample.min(8) as u8,
+            ycbcr: describe::ycbcr(ifd)?,
+        };
+        Ok((dtype, conv))
+    }
+
+    /// The mask IFD's layout, checked now: the `tiff` crate must reach it too.
+    fn mask_layout(
+        path: &std::path::PathBuf,
+        patches: &Arc<[Patch]>,
+        index: usize,
+        ifd: &Ifd,
+        len: u64,
+    ) -> Result<(usize, ImageLayout, Conversion), SourceError> {
+        let mut md = open_decoder(path, patches)?;
+        md.seek_to_image(index)
+            .map_err(|e| tiff_error(e, "mask image directory"))?;
+        let layout = ImageLayout::from_ifd(ifd)?;
+        layout.check_extent(len)?;
+        let conv = Conversion {
+            bits: ifd.bits_per_sample.min(8) as u8,
+            ycbcr: false,
+        };
+        Ok((index, layout, conv))
     }
 
     pub fn info(&self) -> &SourceInfo {
@@ -493,32 +288,6 @@ impl Source {
     pub fn native_resolution_3857(&self) -> f64 {
         footprint::native_resolution(&self.info)
     }
-}
-
-/// ColorMap (3 x 2^bits u16s) as RGBA. GDAL reads 16-bit entries as value/257, except
-/// maps whose entries all fit in 8 bits (some writers store them unscaled).
-fn read_palette(d: &mut Decoder<PatchedFile>, bits: u16) -> Option<Vec<[u8; 4]>> {
-    let map = d
-        .find_tag_unsigned_vec::<u16>(Tag::ColorMap)
-        .ok()
-        .flatten()?;
-    let n = 1usize
-        .checked_shl(u32::from(bits))
-        .filter(|n| *n <= 65536)?;
-    if map.len() < 3 * n {
-        return None;
-    }
-    let div = if map.iter().all(|v| *v <= 255) {
-        1.0
-    } else {
-        257.0
-    };
-    let c = |v: u16| (f64::from(v) / div).round().clamp(0.0, 255.0) as u8;
-    Some(
-        (0..n)
-            .map(|i| [c(map[i]), c(map[n + i]), c(map[2 * n + i]), 255])
-            .collect(),
-    )
 }
 
 #[cfg(test)]

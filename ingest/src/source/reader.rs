@@ -3,6 +3,9 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+
+/// Most bytes of one compressed chunk read into memory (the decoder's own bound, too).
+const MAX_CHUNK_BYTES: u64 = 1 << 30;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -11,9 +14,10 @@ use tilefn_raster::{Block, DataType};
 
 use super::cache::{ChunkCache, Key};
 use super::error::{SourceError, tiff_error};
-use super::ifd::{Patch, PatchedFile};
 use super::layout::ImageLayout;
-use super::samples::{Chunk, Conversion, convert, from_bytes};
+use super::lerc::{self, Expect};
+use super::patch::{Patch, PatchedFile};
+use super::samples::{Chunk, Conversion, Samples, convert, crop, crop_samples, from_bytes};
 
 /// What a file sample becomes in a `Block`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -86,7 +90,7 @@ impl WindowReader {
         let result = slot
             .get_or_init(|| {
                 let r = self.decode(image, index);
-                decoded = Some(r.as_ref().map_or(0, |c| c.data.bytes()));
+                decoded = Some(r.as_ref().map_or(0, |c| c.bytes()));
                 r
             })
             .clone();
@@ -132,19 +136,15 @@ impl WindowReader {
         );
         let (w, h) = layout.data_size(cx, cy);
         let spp = layout.chunk_spp();
+        let mut valid = None;
         let data = if layout.split {
-            let len = usize::try_from(layout.counts[index])
-                .map_err(|_| SourceError::Corrupt(what.clone()))?;
-            let mut bytes = vec![0u8; len];
-            let f = decoder.inner();
-            f.seek(SeekFrom::Start(layout.offsets[index]))?;
-            f.read_exact(&mut bytes).map_err(|e| match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => SourceError::Corrupt(format!(
-                    "truncated file: {what} ends past the end of the file"
-                )),
-                _ => SourceError::from(e),
-            })?;
+            let bytes = read_raw(decoder.inner(), layout, index, &what)?;
             from_bytes(&bytes, shared.dtype, shared.little_endian)
+        } else if let Some(add) = layout.lerc {
+            let bytes = read_raw(decoder.inner(), layout, index, &what)?;
+            let (data, v) = decode_lerc(&bytes, add, layout, (w, h, spp), shared.dtype, &what)?;
+            valid = v;
+            data
         } else {
             let raw = decoder
                 .read_chunk(index as u32)
@@ -162,6 +162,7 @@ impl WindowReader {
             width: w,
             spp,
             data,
+            valid,
         }))
     }
 
@@ -259,6 +260,16 @@ impl WindowReader {
                         None => out.fill(if *role == Role::Alpha { 0.0 } else { fill }),
                     }
                 }
+                // The codec's own mask (LERC): invalid like nodata, but not in raw reads.
+                if let Some(valid) = chunk.and_then(|c| c.valid.as_ref().map(|v| (c, v)))
+                    && !raw
+                {
+                    let (c, v) = valid;
+                    let from = v.get(src / c.spp.max(1)..).unwrap_or_default();
+                    for (d, s) in block.valid[dst..dst + count].iter_mut().zip(from) {
+                        *d &= *s;
+                    }
+                }
             })?;
         }
         if has_alpha {
@@ -332,6 +343,67 @@ impl WindowReader {
         }
         Ok(())
     }
+}
+
+/// A LERC chunk's `w x h` pixels of `spp` samples (the part inside the image), and their
+/// validity if the blob had a mask.
+fn decode_lerc(
+    bytes: &[u8],
+    add: lerc::Additional,
+    layout: &ImageLayout,
+    (w, h, spp): (usize, usize, usize),
+    dtype: DataType,
+    what: &str,
+) -> Result<(Samples, Option<Vec<bool>>), SourceError> {
+    // Tiles are stored whole, edge tiles too; a strip holds just its rows.
+    let want = Expect {
+        width: layout.stored_w as usize,
+        height: if layout.tiled {
+            layout.stored_h as usize
+        } else {
+            h
+        },
+        spp,
+        dtype,
+    };
+    let d = lerc::decode(bytes, add, want, what)?;
+    if d.height < h {
+        return Err(SourceError::Corrupt(format!(
+            "{what} holds {} rows instead of {h}",
+            d.height
+        )));
+    }
+    let valid = d.valid.map(|v| crop(&v, want.width, 1, w, h));
+    Ok((crop_samples(d.data, want.width, spp, w, h), valid))
+}
+
+/// The stored bytes of chunk `index`, read past the decoder (uncompressed strip bands, and
+/// codecs the `tiff` crate lacks).
+fn read_raw(
+    f: &mut PatchedFile,
+    layout: &ImageLayout,
+    index: usize,
+    what: &str,
+) -> Result<Vec<u8>, SourceError> {
+    let (Some(&offset), Some(&count)) = (layout.offsets.get(index), layout.counts.get(index))
+    else {
+        return Err(SourceError::Corrupt(format!("{what} has no offset")));
+    };
+    if count > MAX_CHUNK_BYTES {
+        return Err(SourceError::Unsupported(format!(
+            "{what} holds {count} bytes, more than the {MAX_CHUNK_BYTES} read in one piece"
+        )));
+    }
+    let len = usize::try_from(count).map_err(|_| SourceError::Corrupt(what.to_string()))?;
+    let mut bytes = vec![0u8; len];
+    f.seek(SeekFrom::Start(offset))?;
+    f.read_exact(&mut bytes).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => SourceError::Corrupt(format!(
+            "truncated file: {what} ends past the end of the file"
+        )),
+        _ => SourceError::from(e),
+    })?;
+    Ok(bytes)
 }
 
 /// A window and its part inside the image.

@@ -25,6 +25,15 @@ pub(super) struct Chunk {
     pub width: usize,
     pub spp: usize,
     pub data: Samples,
+    /// Per-pixel validity carried by the codec (LERC's mask); `None`: all valid.
+    pub valid: Option<Vec<bool>>,
+}
+
+impl Chunk {
+    /// Memory held, for the cache's byte bound.
+    pub fn bytes(&self) -> usize {
+        self.data.bytes() + self.valid.as_ref().map_or(0, Vec::len)
+    }
 }
 
 macro_rules! each {
@@ -142,6 +151,29 @@ pub(super) fn from_bytes(b: &[u8], dtype: DataType, little: bool) -> Samples {
         DataType::Float32 => Samples::F32(read!(f32, 4)),
         DataType::Float64 => Samples::F64(read!(f64, 8)),
     }
+}
+
+/// The top-left `w x h` pixels of rows `stored_w` pixels wide (an edge tile's data part).
+pub(super) fn crop<T: Copy>(v: &[T], stored_w: usize, spp: usize, w: usize, h: usize) -> Vec<T> {
+    if stored_w == w {
+        return v.iter().take(w * h * spp).copied().collect();
+    }
+    v.chunks(stored_w * spp)
+        .take(h)
+        .flat_map(|row| row.iter().take(w * spp).copied())
+        .collect()
+}
+
+/// `crop` for every sample type.
+pub(super) fn crop_samples(s: Samples, stored_w: usize, spp: usize, w: usize, h: usize) -> Samples {
+    macro_rules! c {
+        ($($v:ident),*) => {
+            match s {
+                $(Samples::$v(v) => Samples::$v(crop(&v, stored_w, spp, w, h)),)*
+            }
+        };
+    }
+    c!(U8, I8, U16, I16, U32, I32, F32, F64)
 }
 
 /// Unpacks `rows` rows of `per_row` samples of `bits` bits (MSB first, rows byte-aligned).

@@ -6,6 +6,7 @@
 //! treated as hostile: counts are checked against [`Limits`] before anything is allocated,
 //! and malformed input yields a [`CogError`], never a panic.
 
+mod chain;
 mod decode;
 mod parse;
 mod raw;
@@ -16,6 +17,7 @@ use tilefn_raster::DataType;
 
 use crate::CogError;
 
+pub use chain::{Chain, ChainError, ChainParse, FileBytes, parse_chain};
 pub use decode::decode_tile;
 pub use parse::parse_header;
 
@@ -131,6 +133,23 @@ pub struct Ifd {
     pub gdal_metadata: Option<String>,
     /// ColorMap: red, green and blue arrays of 2^bits entries each, 16-bit.
     pub colormap: Vec<u16>,
+    /// Where PhotometricInterpretation's value lies in the file, when it is one value held
+    /// in its entry: ingest shows the `tiff` crate a patched copy there (see its
+    /// `source::patch`).
+    pub photometric_at: Option<FieldAt>,
+    /// YCbCrSubSampling (empty if absent).
+    pub chroma_subsampling: Vec<u16>,
+    /// LercParameters (tag 50674): LERC version and additional compression (empty if
+    /// absent).
+    pub lerc_parameters: Vec<u32>,
+}
+
+/// The value field of one IFD entry: its file offset and TIFF field type (3 SHORT, 4 LONG,
+/// 16 LONG8), enough to overwrite the value in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldAt {
+    pub offset: u64,
+    pub field_type: u16,
 }
 
 impl Ifd {

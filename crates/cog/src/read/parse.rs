@@ -2,16 +2,22 @@
 //! prefix and calls again from scratch (headers are small; re-parsing is cheaper than a
 //! round trip).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::ops::Range;
 
+use super::chain::FileBytes;
 use super::raw::RawIfd;
-use super::{HeaderParse, Ifd, Limits, Tiff};
+use super::{FieldAt, HeaderParse, Ifd, Limits, Tiff};
 use crate::CogError;
 
 /// Why parsing stopped: not enough bytes yet, or a real error.
 pub(super) enum Stop {
     More(u64),
     Err(CogError),
+    /// Not a TIFF at all (magic bytes or version); a `Format` error to `parse_header`.
+    NotTiff(String),
+    /// Bytes past the end of the file (only when the file length is known: `parse_chain`).
+    Past(String),
 }
 
 impl From<CogError> for Stop {
@@ -27,28 +33,40 @@ pub(super) fn format(msg: String) -> Stop {
 /// Parses the TIFF header and every IFD from `prefix`, the first bytes of a file. Returns
 /// `NeedMore` when the IFD chain or an array it points to lies past `prefix.len()`.
 pub fn parse_header(prefix: &[u8], limits: &Limits) -> Result<HeaderParse, CogError> {
-    let p = Parser {
-        data: prefix,
-        le: true,
-        big: false,
-        limits,
-        budget: Cell::new(0),
-    };
-    match p.parse() {
-        Ok(t) => Ok(HeaderParse::Complete(t)),
+    match Parser::new(prefix, None, limits).parse_with(false) {
+        Ok(p) => Ok(HeaderParse::Complete(p.tiff)),
         Err(Stop::More(min_len)) => Ok(HeaderParse::NeedMore { min_len }),
         Err(Stop::Err(e)) => Err(e),
+        Err(Stop::NotTiff(m) | Stop::Past(m)) => Err(CogError::Format(m)),
     }
 }
 
-struct Parser<'a> {
+/// What `Parser::parse` found: the IFDs, and for a lenient parse where the chain ended early.
+pub(super) struct Parsed {
+    pub tiff: Tiff,
+    /// File offset of the next-IFD pointer that closed a loop (lenient only).
+    pub loop_at: Option<u64>,
+    /// Why a later IFD was dropped (lenient only).
+    pub broken: Option<String>,
+}
+
+pub(super) struct Parser<'a> {
     data: &'a [u8],
+    /// Set for `parse_chain`: the whole file's length and the ranges fetched so far.
+    file: Option<&'a FileBytes>,
     le: bool,
     big: bool,
     limits: &'a Limits,
     /// Bytes of parsed arrays allocated so far: IFDs may share one on-disk array, so the
     /// header-size limit alone would not bound memory.
     budget: Cell<u64>,
+    /// Header bytes read so far (`file` only: there the header may lie anywhere in the file,
+    /// so `max_header_bytes` bounds its size instead of its end).
+    read: Cell<u64>,
+    /// Ranges missing from `file` (all of one IFD's arrays at once, to save round trips).
+    pub(super) wanted: RefCell<Vec<Range<u64>>>,
+    /// Walk as `parse_chain` does (see `chain`).
+    lenient: bool,
 }
 
 /// One raw IFD entry: where its value field is, so values can be read lazily.
@@ -91,11 +109,50 @@ fn tag_name(tag: u16) -> String {
 }
 
 impl<'a> Parser<'a> {
+    pub(super) fn new(data: &'a [u8], file: Option<&'a FileBytes>, limits: &'a Limits) -> Self {
+        Parser {
+            data,
+            file,
+            le: true,
+            big: false,
+            limits,
+            budget: Cell::new(0),
+            read: Cell::new(0),
+            wanted: RefCell::new(Vec::new()),
+            lenient: false,
+        }
+    }
+
+    /// `len` bytes at `off` from the fetched ranges of a file of known length.
+    fn file_bytes(&self, file: &'a FileBytes, off: u64, end: u64) -> Result<&'a [u8], Stop> {
+        if end > file.len() {
+            return Err(Stop::Past(format!(
+                "header data at bytes {off}..{end} lies past the end of the {}-byte file",
+                file.len()
+            )));
+        }
+        let read = self.read.get().saturating_add(end - off);
+        if read > self.limits.max_header_bytes {
+            return Err(Stop::Err(CogError::Limits(format!(
+                "the header needs more than {} bytes",
+                self.limits.max_header_bytes
+            ))));
+        }
+        self.read.set(read);
+        file.get(off, end).ok_or_else(|| {
+            self.wanted.borrow_mut().push(off..end);
+            Stop::More(end)
+        })
+    }
+
     /// `len` bytes at `off`, if within the prefix and the header limit.
     fn bytes(&self, off: u64, len: u64) -> Result<&'a [u8], Stop> {
         let end = off
             .checked_add(len)
             .ok_or_else(|| format(format!("offset {off} + {len} overflows")))?;
+        if let Some(file) = self.file {
+            return self.file_bytes(file, off, end);
+        }
         if end > self.limits.max_header_bytes {
             return Err(Stop::Err(CogError::Limits(format!(
                 "header data at bytes {off}..{end} lies past the {}-byte header limit",
@@ -120,15 +177,18 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn parse(mut self) -> Result<Tiff, Stop> {
+    /// Parses the header and the IFD chain (`lenient`: see `parse_chain`).
+    pub(super) fn parse_with(&mut self, lenient: bool) -> Result<Parsed, Stop> {
+        self.lenient = lenient;
         let d = self.data;
         let magic = d.get(..2);
+        let not_tiff = || Stop::NotTiff("not a TIFF (bad magic bytes)".into());
         match magic {
             Some(b"II") => self.le = true,
             Some(b"MM") => self.le = false,
-            Some(_) => return Err(format("not a TIFF (bad magic bytes)".into())),
+            Some(_) => return Err(not_tiff()),
             None if d.first().is_some_and(|b| *b != b'I' && *b != b'M') => {
-                return Err(format("not a TIFF (bad magic bytes)".into()));
+                return Err(not_tiff());
             }
             None => return Err(Stop::More(8)),
         }
@@ -136,7 +196,7 @@ impl<'a> Parser<'a> {
         if version.is_some_and(|v| v != 42 && v != 43) || d.len() < 8 {
             // Report a bad version as early as possible, else ask for the whole header.
             if let Some(v) = version.filter(|v| *v != 42 && *v != 43) {
-                return Err(format(format!(
+                return Err(Stop::NotTiff(format!(
                     "unknown TIFF version {v} (expected 42 or 43)"
                 )));
             }
@@ -165,33 +225,69 @@ impl<'a> Parser<'a> {
         if first == 0 {
             return Err(format("the TIFF has no IFD".into()));
         }
+        self.chain(first, lenient)
+    }
+
+    /// Follows the IFD chain from `first`. `lenient` (libtiff's behaviour, for ingest): a
+    /// loop or a broken IFD after the first ends the chain instead of failing the file, and
+    /// an entry of unknown field type is skipped as if absent (as the `tiff` crate does).
+    fn chain(&self, first: u64, lenient: bool) -> Result<Parsed, Stop> {
         let mut ifds = Vec::new();
         let mut visited = Vec::new();
-        let mut off = first;
+        let (mut off, mut pointer_at) = (first, None);
+        let (mut loop_at, mut broken) = (None, None);
         while off != 0 {
             if ifds.len() >= self.limits.max_ifds {
+                if lenient {
+                    broken = Some(format!("more than {} IFDs", self.limits.max_ifds));
+                    break;
+                }
                 return Err(Stop::Err(CogError::Limits(format!(
                     "more than {} IFDs",
                     self.limits.max_ifds
                 ))));
             }
             if visited.contains(&off) {
+                if lenient {
+                    loop_at = pointer_at;
+                    break;
+                }
                 return Err(format(format!("IFD chain loops back to offset {off}")));
             }
             visited.push(off);
-            let (ifd, next) = self.ifd(off)?;
-            ifds.push(ifd);
-            off = next;
+            match self.ifd(off) {
+                Ok((ifd, next, at)) => {
+                    ifds.push(ifd);
+                    (off, pointer_at) = (next, Some(at));
+                }
+                Err(Stop::More(end)) => return Err(Stop::More(end)),
+                Err(Stop::Past(m)) if ifds.is_empty() => {
+                    return Err(Stop::Past(format!("the first IFD (offset {off}): {m}")));
+                }
+                Err(e) if lenient && !ifds.is_empty() => {
+                    broken = Some(match e {
+                        Stop::Err(e) => e.to_string(),
+                        Stop::NotTiff(m) | Stop::Past(m) => m,
+                        Stop::More(_) => String::new(),
+                    });
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
         }
-        Ok(Tiff {
-            big: self.big,
-            little_endian: self.le,
-            ifds,
+        Ok(Parsed {
+            tiff: Tiff {
+                big: self.big,
+                little_endian: self.le,
+                ifds,
+            },
+            loop_at,
+            broken,
         })
     }
 
-    /// Parses the IFD at `off`; returns it and the next IFD's offset.
-    fn ifd(&self, off: u64) -> Result<(Ifd, u64), Stop> {
+    /// Parses the IFD at `off`; returns it, the next IFD's offset and where that offset is.
+    fn ifd(&self, off: u64) -> Result<(Ifd, u64, u64), Stop> {
         let (count_size, entry_size, off_size) = if self.big { (8, 20, 8) } else { (2, 12, 4) };
         let n = self.uint(self.bytes(off, count_size)?);
         if n == 0 {
@@ -233,6 +329,9 @@ impl<'a> Parser<'a> {
                 count: self.uint(&raw[4..4 + off_size as usize]),
                 field_pos: body + i as u64 * entry_size + 4 + off_size,
             };
+            if self.lenient && type_size(e.typ).is_none() {
+                continue;
+            }
             let tiles = self.limits.max_tiles_per_ifd;
             match e.tag {
                 254 => b.subfile_type = grab!(self.scalar(&e)),
@@ -240,7 +339,13 @@ impl<'a> Parser<'a> {
                 257 => b.height = grab!(self.scalar(&e)),
                 258 => b.bits = grab!(self.uints(&e, MAX_VALUES, false)),
                 259 => b.compression = grab!(self.scalar(&e)),
-                262 => b.photometric = grab!(self.scalar(&e)),
+                262 => {
+                    b.photometric = grab!(self.scalar(&e));
+                    b.photometric_at = (e.count == 1).then_some(FieldAt {
+                        offset: e.field_pos,
+                        field_type: e.typ,
+                    });
+                }
                 273 => b.strip_offsets = grab!(self.uints(&e, tiles, true)),
                 277 => b.samples = grab!(self.scalar(&e)),
                 278 => b.rows_per_strip = grab!(self.scalar(&e)),
@@ -262,6 +367,8 @@ impl<'a> Parser<'a> {
                 34737 => b.geo_ascii = grab!(self.ascii(&e)),
                 42112 => b.gdal_metadata = grab!(self.ascii(&e)),
                 42113 => b.nodata = grab!(self.ascii(&e)),
+                530 => b.chroma_subsampling = grab!(self.uints(&e, MAX_VALUES, false)),
+                50674 => b.lerc_parameters = grab!(self.uints(&e, MAX_VALUES, false)),
                 // Everything else is skipped without touching its data.
                 _ => {}
             }
@@ -269,7 +376,8 @@ impl<'a> Parser<'a> {
         if missing > 0 {
             return Err(Stop::More(missing));
         }
-        Ok((b.finish(off, self.limits)?, next))
+        let next_at = body + n * entry_size;
+        Ok((b.finish(off, self.limits)?, next, next_at))
     }
 
     /// The bytes of an entry's value: inline in the entry or at the offset it holds.

@@ -4,7 +4,7 @@
 use tilefn_raster::DataType;
 
 use super::parse::{Stop, format};
-use super::{Ifd, Limits};
+use super::{FieldAt, Ifd, Limits};
 use crate::CogError;
 
 /// Tag values as read, before defaults and validation.
@@ -37,6 +37,9 @@ pub(super) struct RawIfd {
     pub(super) geo_ascii: Option<String>,
     pub(super) gdal_metadata: Option<String>,
     pub(super) nodata: Option<String>,
+    pub(super) photometric_at: Option<FieldAt>,
+    pub(super) chroma_subsampling: Option<Vec<u64>>,
+    pub(super) lerc_parameters: Option<Vec<u64>>,
 }
 
 fn to_u16s(v: Option<Vec<u64>>) -> Vec<u16> {
@@ -167,6 +170,14 @@ impl RawIfd {
             geo_ascii_params: self.geo_ascii,
             gdal_metadata: self.gdal_metadata,
             colormap: to_u16s(self.colormap),
+            photometric_at: self.photometric_at,
+            chroma_subsampling: to_u16s(self.chroma_subsampling),
+            lerc_parameters: self
+                .lerc_parameters
+                .unwrap_or_default()
+                .into_iter()
+                .map(|x| u32::try_from(x).unwrap_or(u32::MAX))
+                .collect(),
         })
     }
 }
