@@ -8,9 +8,11 @@ use clap::{Parser, Subcommand};
 use tilefn_catalog::Datatype;
 use tilefn_cog::write::Compression;
 
-use crate::plan::Snap;
+use crate::options::{LayerOptions, MergeMode, Snap};
+use crate::plan::LayerPlan;
 use crate::resample::Resampling;
-use crate::{IngestError, add, commands, legend, register, store};
+use crate::unit::{Outcome, run_unit};
+use crate::{IngestError, add, commands, commit, legend, register, sources, store};
 
 #[derive(Parser)]
 #[command(
@@ -33,8 +35,24 @@ pub struct StoreArg {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Ingest SOURCE (a path, http(s):// URL or s3://bucket/key) as layer ID.
+    /// Ingest SOURCES (paths, globs, directories, http(s):// URLs, s3://bucket/key or an
+    /// s3://bucket/prefix/) as one layer ID: plan, run every unit here, commit.
     Add(AddArgs),
+    /// Read only the sources' headers and write the plan of LAYER's build: its independent
+    /// work units, for `run-unit` on other machines (Spark, Kubernetes), then `commit`.
+    Plan(PlanArgs),
+    /// Build unit N of PLAN (a path or the plan's URL in the store). Idempotent: a finished
+    /// unit returns at once, and two runs of one unit at once are safe.
+    RunUnit {
+        plan: String,
+        n: usize,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Publish PLAN's layer once every unit has finished; refuses, naming the missing units,
+    /// while any has not.
+    Commit { plan: String },
     /// Print a layer's manifest.
     Info {
         id: String,
@@ -94,25 +112,35 @@ enum LegendCommand {
     },
 }
 
+/// The sources of a layer, as typed.
 #[derive(clap::Args)]
-pub struct AddArgs {
-    pub source: String,
+pub struct SourceArgs {
+    /// Paths, globs ('scenes/*.tif', quoted), directories, http(s):// URLs, s3://bucket/key,
+    /// or s3://bucket/prefix/ (every .tif under it). Order matters for --merge.
+    pub sources: Vec<String>,
+    /// A file of sources, one a line (blank lines and #comments skipped), after SOURCES.
+    #[arg(long = "sources", value_name = "LIST")]
+    pub list: Option<PathBuf>,
+}
+
+/// What the layer should be.
+#[derive(clap::Args)]
+pub struct LayerArgs {
     #[arg(long)]
     pub layer: String,
-    #[command(flatten)]
-    pub store: StoreArg,
     #[arg(long)]
     pub name: Option<String>,
     #[arg(long, default_value = "")]
     pub description: String,
     #[arg(long, value_enum, default_value = "continuous")]
     pub datatype: DatatypeArg,
-    /// Override the source's nodata value ("nan" accepted).
+    /// Override every source's nodata value ("nan" accepted).
     #[arg(long, allow_hyphen_values = true)]
     pub nodata: Option<String>,
-    /// Override the source's CRS with this EPSG code.
+    /// Override every source's CRS with this EPSG code.
     #[arg(long)]
     pub srid: Option<u32>,
+    /// Default: the zoom of the finest source (see --snap).
     #[arg(long)]
     pub max_zoom: Option<u8>,
     #[arg(long, value_enum, default_value = "higher")]
@@ -123,6 +151,10 @@ pub struct AddArgs {
     /// Default: bilinear for continuous data, nearest for the rest.
     #[arg(long, value_enum)]
     pub resampling: Option<Resampling>,
+    /// Where sources overlap: the first valid pixel in list order (default), the last, or
+    /// per band the min, max or mean of the valid values.
+    #[arg(long, value_enum, default_value = "first")]
+    pub merge: MergeMode,
     /// The layer's default legend (django-raster legend JSON), stored in the manifest.
     #[arg(long)]
     pub legend: Option<PathBuf>,
@@ -132,9 +164,65 @@ pub struct AddArgs {
     /// `deflate` for readers older than GDAL 2.3.
     #[arg(long, value_enum, default_value = "zstd")]
     pub compress: CompressArg,
-    /// No progress bar.
+}
+
+impl LayerArgs {
+    fn options(&self) -> Result<LayerOptions, IngestError> {
+        Ok(LayerOptions {
+            layer: self.layer.clone(),
+            name: self.name.clone(),
+            description: self.description.clone(),
+            datatype: self.datatype.into(),
+            nodata: self.nodata.as_deref().map(parse_nodata).transpose()?,
+            srid: self.srid,
+            max_zoom: self.max_zoom,
+            snap: self.snap,
+            no_pyramid: self.no_pyramid,
+            resampling: self.resampling,
+            compression: self.compress.into(),
+            merge: self.merge,
+            legend: self
+                .legend
+                .as_deref()
+                .map(legend::load_legend)
+                .transpose()?,
+        })
+    }
+}
+
+fn parse_nodata(s: &str) -> Result<f64, IngestError> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "nan" => Ok(f64::NAN),
+        t => t
+            .parse()
+            .map_err(|_| IngestError::Usage(format!("--nodata {s:?} is not a number"))),
+    }
+}
+
+#[derive(clap::Args)]
+pub struct AddArgs {
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    #[command(flatten)]
+    pub layer: LayerArgs,
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// No progress bars.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    #[command(flatten)]
+    pub layer: LayerArgs,
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Also write the plan here (it is always stored under the new version's prefix).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -208,9 +296,15 @@ fn run(cli: Cli) -> Result<(), IngestError> {
     let rt = runtime()?;
     match cli.command {
         Command::Add(args) => {
-            let store = store::Store::open(&args.store.store, rt.clone())?;
-            add::add(&args, &store, rt)
+            let store = store::Store::open(&args.store.store, rt)?;
+            let options = args.layer.options()?;
+            let urls =
+                sources::expand(&args.sources.sources, args.sources.list.as_deref(), &store)?;
+            add::add(&urls, &options, &store, &args.store.store, args.quiet).map(|_| ())
         }
+        Command::Plan(args) => plan(&args, rt),
+        Command::RunUnit { plan, n, quiet } => run_one_unit(&plan, n, quiet, rt),
+        Command::Commit { plan } => commit_plan(&plan, rt),
         Command::Info { id, store } => commands::info(&store::Store::open(&store.store, rt)?, &id),
         Command::List { store } => commands::list(&store::Store::open(&store.store, rt)?),
         Command::Validate { id, store } => {
@@ -235,6 +329,76 @@ fn run(cli: Cli) -> Result<(), IngestError> {
             }
         },
     }
+}
+
+fn plan(args: &PlanArgs, rt: Arc<tokio::runtime::Runtime>) -> Result<(), IngestError> {
+    let store = store::Store::open(&args.store.store, rt)?;
+    let options = args.layer.options()?;
+    let urls = sources::expand(&args.sources.sources, args.sources.list.as_deref(), &store)?;
+    let plan = LayerPlan::build(&urls, &options, &store, &args.store.store)?;
+    let json = plan.to_json()?;
+    store.put(&plan.key(), json.clone())?;
+    if let Some(out) = &args.out {
+        std::fs::write(out, &json)
+            .map_err(|e| IngestError::Io(format!("{}: {e}", out.display())))?;
+    }
+    println!("{}", plan.describe());
+    println!("plan stored at {}", plan.url());
+    Ok(())
+}
+
+fn run_one_unit(
+    plan: &str,
+    n: usize,
+    quiet: bool,
+    rt: Arc<tokio::runtime::Runtime>,
+) -> Result<(), IngestError> {
+    let plan = LayerPlan::load(plan, rt.clone())?;
+    let store = store::Store::open(&plan.store, rt)?;
+    let bar = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(0)
+    };
+    bar.set_style(add::style(
+        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} tiles, ETA {eta}",
+    ));
+    let outcome = run_unit(&plan, n, &store, &bar)?;
+    bar.finish_and_clear();
+    let (r, verb) = match &outcome {
+        Outcome::Built(r) => (r, "built"),
+        Outcome::AlreadyDone(r) => (r, "was already done"),
+    };
+    let object = r.object.as_ref().map_or_else(
+        || "no object (no valid pixel)".to_owned(),
+        |o| format!("{} bytes", o.size),
+    );
+    let a = r.anchor;
+    println!(
+        "unit {n} {verb}: stage {}, COG {}/{}/{}, {} tile(s), {object}",
+        r.stage, a.z, a.x, a.y, r.tiles
+    );
+    Ok(())
+}
+
+fn commit_plan(plan: &str, rt: Arc<tokio::runtime::Runtime>) -> Result<(), IngestError> {
+    let plan = LayerPlan::load(plan, rt.clone())?;
+    let store = store::Store::open(&plan.store, rt)?;
+    let log = crate::publish::ParseLog::default();
+    let m = commit::commit(&plan, &store, &log)?;
+    log.info(&format!("published version {}", m.version));
+    log.save(&store, &m.id)?;
+    let bytes: u64 = m.objects.iter().map(|o| o.size).sum();
+    println!(
+        "published {} version {}: zoom {}..{}, {} COG(s), {:.1} MB",
+        m.id,
+        m.version,
+        m.min_zoom,
+        m.max_zoom,
+        m.objects.len(),
+        bytes as f64 / 1e6
+    );
+    Ok(())
 }
 
 /// Parses the arguments, runs the command and prints any error as one line.

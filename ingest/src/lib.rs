@@ -6,16 +6,22 @@ pub mod add;
 pub mod cli;
 pub mod cogsink;
 pub mod commands;
+pub mod commit;
 pub mod fetch;
 pub mod legend;
+pub mod mosaic;
+pub mod options;
 pub mod plan;
 pub mod publish;
 pub mod pyramid;
+pub mod readback;
 pub mod register;
 pub mod resample;
 pub mod source;
+pub mod sources;
 pub mod stats;
 pub mod store;
+pub mod unit;
 pub mod warp;
 
 /// Everything that can stop a command, sorted by who can fix it: usage errors exit 2, the
@@ -24,6 +30,13 @@ pub mod warp;
 pub enum IngestError {
     #[error(transparent)]
     Source(#[from] source::SourceError),
+    /// A source that failed to open or read, named: a layer may have thousands.
+    #[error("{url}: {source}")]
+    OpenSource {
+        url: String,
+        #[source]
+        source: source::SourceError,
+    },
     #[error("{0}")]
     Usage(String),
     #[error("store: {0}")]

@@ -80,6 +80,18 @@ impl ParseLog {
         self.event("info", msg);
     }
 
+    /// The lines so far (JSON objects, one per event).
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Appends lines another process logged (a unit's, from its result).
+    pub fn extend(&self, lines: &[String]) {
+        if let Ok(mut l) = self.lines.lock() {
+            l.extend_from_slice(lines);
+        }
+    }
+
     /// Stores the log beside the manifest (also after a failed run, so the failure can be
     /// read where the layer would be).
     pub fn save(&self, store: &Store, id: &str) -> Result<(), IngestError> {

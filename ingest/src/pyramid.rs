@@ -1,201 +1,163 @@
-//! Builds every level of the layer in one depth-first pass.
+//! Builds one unit's COG: every level of one level group under one anchor tile, in one
+//! depth-first pass.
 //!
-//! `build(t)` returns the block of tile `t`: at max zoom it warps the source, above it
-//! merges the four children (built in parallel with `rayon::join`). Every non-empty tile at
-//! or below the layer's min zoom is encoded into the COG that holds it, and a COG is written
-//! as soon as its anchor tile is finished. Depth-first order keeps live memory to a few
-//! tiles per level per thread, whatever the layer's size.
+//! `build(t)` returns the block of tile `t`: at the leaf zoom it asks the unit's [`Leaves`]
+//! (the sources, warped and merged, for the finest group; the children's COGs read back for
+//! coarser ones), above it merges the four children (built in parallel with `rayon::join`).
+//! Every non-empty tile of the group is encoded into the COG as it is finished. Depth-first
+//! order keeps live memory to a few tiles per level per thread, whatever the unit's size.
+//!
+//! Statistics are merged along the same tree, children in fixed order, so a unit's numbers
+//! are the same bits whichever thread finished first.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use indicatif::ProgressBar;
 use tilefn_catalog::ObjectEntry;
-use tilefn_cog::layout::{PyramidLayout, cog_key};
+use tilefn_cog::layout::LevelGroup;
 use tilefn_cog::write::{encode_mask_tile, encode_tile};
-use tilefn_raster::{Block, Bounds, TileCoord, mercator};
+use tilefn_raster::{Block, TileCoord};
 
 use crate::IngestError;
 use crate::cogsink::CogSink;
-use crate::plan::Plan;
+use crate::plan::Grid;
 use crate::resample::downsample;
-use crate::source::{Source, WindowReader};
 use crate::stats::{BandAcc, Bucketing, tile_stats};
 use crate::store::Store;
-use crate::warp::WarpContext;
 
-pub struct Builder<'a> {
-    pub plan: &'a Plan,
-    pub source: &'a Source,
-    pub warp: &'a WarpContext,
-    pub store: &'a Store,
-    /// Prefix of this version's objects.
-    pub prefix: String,
-    pub progress: &'a ProgressBar,
-    layout: PyramidLayout,
-    sinks: Mutex<HashMap<TileCoord, std::sync::Arc<CogSink>>>,
-    pub objects: Mutex<Vec<ObjectEntry>>,
-    pub stats: Mutex<Vec<BandAcc>>,
-    pub tiles_written: AtomicU64,
+/// Where a unit's finest tiles come from.
+pub trait Leaves: Sync {
+    /// The zoom of the leaves: the group's max zoom, or one deeper when the leaves are the
+    /// previous group's anchor tiles.
+    fn zoom(&self) -> u8;
+    /// Whether tile `t` (at or above the leaf zoom) may hold data: prunes the descent.
+    fn touches(&self, t: TileCoord) -> bool;
+    /// Leaf tile `t`; `None` when it has no valid pixel.
+    fn leaf(&self, t: TileCoord) -> Result<Option<Block>, IngestError>;
+}
+
+/// What building one unit's COG produced.
+pub struct Built {
+    /// The COG, `None` when no tile held a valid pixel.
+    pub object: Option<ObjectEntry>,
+    /// Per band, over the leaves (empty accumulators unless `stats` was asked for).
+    pub stats: Vec<BandAcc>,
+    pub tiles: u64,
+}
+
+pub struct CogBuild<'a> {
+    grid: &'a Grid,
+    group: LevelGroup,
+    anchor: TileCoord,
+    sink: CogSink,
+    /// Statistics are gathered over the leaves, which must be the layer's max zoom.
+    stats: bool,
     bucketing: Bucketing,
-    log: &'a (dyn Fn(&str) + Sync),
+    progress: &'a ProgressBar,
+    tiles_written: AtomicU64,
 }
 
-thread_local! {
-    /// One source reader per rayon thread: readers own a file handle and a decoder, which are
-    /// not shareable, while the decoded-chunk cache behind them is.
-    static READER: std::cell::RefCell<Option<WindowReader>> = const { std::cell::RefCell::new(None) };
-}
-
-impl<'a> Builder<'a> {
-    #[allow(clippy::too_many_arguments)]
+impl<'a> CogBuild<'a> {
     pub fn new(
-        plan: &'a Plan,
-        source: &'a Source,
-        warp: &'a WarpContext,
-        store: &'a Store,
-        prefix: String,
+        grid: &'a Grid,
+        group: LevelGroup,
+        anchor: TileCoord,
+        stats: bool,
         progress: &'a ProgressBar,
-        log: &'a (dyn Fn(&str) + Sync),
-    ) -> Builder<'a> {
-        Builder {
-            layout: PyramidLayout::new(plan.min_zoom, plan.max_zoom),
-            plan,
-            source,
-            warp,
-            store,
-            prefix,
+    ) -> Result<CogBuild<'a>, IngestError> {
+        let spec = grid.cog_spec(anchor, group.levels());
+        Ok(CogBuild {
+            grid,
+            group,
+            anchor,
+            sink: CogSink::new(spec)?,
+            stats,
+            bucketing: Bucketing::for_dtype(grid.dtype),
             progress,
-            sinks: Mutex::new(HashMap::new()),
-            objects: Mutex::new(Vec::new()),
-            stats: Mutex::new(vec![BandAcc::default(); plan.bands]),
             tiles_written: AtomicU64::new(0),
-            bucketing: Bucketing::for_dtype(plan.dtype),
-            log,
-        }
-    }
-
-    pub fn layout(&self) -> &PyramidLayout {
-        &self.layout
-    }
-
-    /// Builds the whole pyramid.
-    pub fn run(&self) -> Result<(), IngestError> {
-        let roots: Vec<TileCoord> = self.plan.roots.clone();
-        roots.iter().try_for_each(|t| self.build(*t).map(|_| ()))
-    }
-
-    fn touches(&self, t: TileCoord) -> bool {
-        touches(&self.plan.parts, t)
-    }
-
-    fn build(&self, t: TileCoord) -> Result<Option<Block>, IngestError> {
-        if !self.touches(t) {
-            return Ok(None);
-        }
-        let block = if t.z == self.plan.max_zoom {
-            let b = self.warp_tile(t)?;
-            self.progress.inc(1);
-            if let Some(b) = &b {
-                let acc = tile_stats(b, self.plan.nodata, self.bucketing);
-                let mut total = self.stats.lock().map_err(|_| poisoned())?;
-                for (t, a) in total.iter_mut().zip(acc) {
-                    t.merge(a);
-                }
-            }
-            b
-        } else {
-            let [k0, k1, k2, k3] = t.children();
-            let ((a, b), (c, d)) = rayon::join(
-                || rayon::join(|| self.build(k0), || self.build(k1)),
-                || rayon::join(|| self.build(k2), || self.build(k3)),
-            );
-            let kids = [a?, b?, c?, d?];
-            downsample(&kids, self.plan.overview_resampling, self.plan.nodata)
-        };
-        if let Some(b) = &block
-            && t.z >= self.plan.min_zoom
-        {
-            self.emit(t, b)?;
-        }
-        if self
-            .layout
-            .group_of(t.z)
-            .is_some_and(|g| g.anchor_zoom == t.z)
-        {
-            self.finish_cog(t)?;
-        }
-        Ok(block)
-    }
-
-    fn warp_tile(&self, t: TileCoord) -> Result<Option<Block>, IngestError> {
-        READER.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(self.source.reader()?);
-            }
-            match slot.as_mut() {
-                Some(r) => self.warp.warp(r, t),
-                None => Ok(None),
-            }
         })
     }
 
-    fn emit(&self, t: TileCoord, block: &Block) -> Result<(), IngestError> {
-        let Some(place) = self.layout.locate(t) else {
-            return Ok(());
+    /// Builds every tile under the anchor and writes the COG to `key` (if any tile holds
+    /// data).
+    pub fn run(self, leaves: &dyn Leaves, store: &Store, key: &str) -> Result<Built, IngestError> {
+        let (_, stats) = self.build(self.anchor, leaves)?;
+        let tiles = self.tiles_written.load(Ordering::Relaxed);
+        let object = if self.sink.is_empty() {
+            None
+        } else {
+            Some(self.sink.finish(store, key)?)
         };
-        let sink = {
-            let mut sinks = self.sinks.lock().map_err(|_| poisoned())?;
-            match sinks.get(&place.cog) {
-                Some(s) => s.clone(),
-                None => {
-                    let g = self
-                        .layout
-                        .group_of(t.z)
-                        .ok_or_else(|| IngestError::Io(format!("no group for zoom {}", t.z)))?;
-                    let spec = self.plan.cog_spec(place.cog, g.levels());
-                    let s = std::sync::Arc::new(CogSink::new(spec)?);
-                    sinks.insert(place.cog, s.clone());
-                    s
+        Ok(Built {
+            object,
+            stats,
+            tiles,
+        })
+    }
+
+    fn empty_stats(&self) -> Vec<BandAcc> {
+        vec![BandAcc::default(); self.grid.bands]
+    }
+
+    fn build(
+        &self,
+        t: TileCoord,
+        leaves: &dyn Leaves,
+    ) -> Result<(Option<Block>, Vec<BandAcc>), IngestError> {
+        if !leaves.touches(t) {
+            return Ok((None, self.empty_stats()));
+        }
+        let (block, stats) = if t.z >= leaves.zoom() {
+            let block = leaves.leaf(t)?;
+            self.progress.inc(1);
+            let stats = match &block {
+                Some(b) if self.stats => tile_stats(b, self.grid.nodata, self.bucketing),
+                _ => self.empty_stats(),
+            };
+            (block, stats)
+        } else {
+            let [k0, k1, k2, k3] = t.children();
+            let ((a, b), (c, d)) = rayon::join(
+                || rayon::join(|| self.build(k0, leaves), || self.build(k1, leaves)),
+                || rayon::join(|| self.build(k2, leaves), || self.build(k3, leaves)),
+            );
+            let kids = [a?, b?, c?, d?];
+            let mut stats = self.empty_stats();
+            let mut blocks: [Option<Block>; 4] = [None, None, None, None];
+            for (slot, (block, acc)) in blocks.iter_mut().zip(kids) {
+                *slot = block;
+                for (total, a) in stats.iter_mut().zip(acc) {
+                    total.merge(a);
                 }
             }
+            let block = downsample(&blocks, self.grid.overview_resampling, self.grid.nodata);
+            (block, stats)
         };
-        let raw = block.to_interleaved_le(self.plan.nodata.unwrap_or(0.0), false);
-        let bytes = encode_tile(&sink.spec, &raw)?;
-        let mask = if sink.spec.mask {
-            encode_mask_tile(&sink.spec, &block.valid)?
+        if let Some(b) = &block
+            && self.group.contains(t.z)
+        {
+            self.emit(t, b)?;
+        }
+        Ok((block, stats))
+    }
+
+    fn emit(&self, t: TileCoord, block: &Block) -> Result<(), IngestError> {
+        let level = usize::from(self.group.max_zoom - t.z);
+        let shift = t.z - self.anchor.z;
+        let (col, row) = (
+            t.x - (self.anchor.x << shift),
+            t.y - (self.anchor.y << shift),
+        );
+        let spec = &self.sink.spec;
+        let raw = block.to_interleaved_le(self.grid.nodata.unwrap_or(0.0), false);
+        let bytes = encode_tile(spec, &raw)?;
+        let mask = if spec.mask {
+            encode_mask_tile(spec, &block.valid)?
         } else {
             Vec::new()
         };
-        sink.put(place.level, place.col, place.row, &bytes, &mask)?;
+        self.sink.put(level, col, row, &bytes, &mask)?;
         self.tiles_written.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
-
-    fn finish_cog(&self, anchor: TileCoord) -> Result<(), IngestError> {
-        let sink = self.sinks.lock().map_err(|_| poisoned())?.remove(&anchor);
-        let Some(sink) = sink else { return Ok(()) };
-        let sink = std::sync::Arc::try_unwrap(sink)
-            .map_err(|_| IngestError::Io(format!("COG {anchor} still in use")))?;
-        if sink.is_empty() {
-            return Ok(());
-        }
-        let key = format!("{}{}", self.prefix, cog_key(anchor));
-        let entry = sink.finish(self.store, &key)?;
-        (self.log)(&format!("wrote {} ({} bytes)", entry.key, entry.size));
-        self.objects.lock().map_err(|_| poisoned())?.push(entry);
-        Ok(())
-    }
-}
-
-fn poisoned() -> IngestError {
-    IngestError::Io("a worker thread panicked".into())
-}
-
-/// Whether tile `t` overlaps the layer's footprint (in EPSG:3857).
-pub fn touches(parts: &[Bounds], t: TileCoord) -> bool {
-    let b = mercator::tile_bounds(t);
-    parts.iter().any(|p| b.intersects(p))
 }

@@ -105,6 +105,7 @@ pub fn register(args: &RegisterArgs, store: &Store) -> Result<(), IngestError> {
             width: first.width,
             height: first.height,
             dtype,
+            count: None,
         },
         bounds: LayerBounds {
             lonlat: [w, s, e, n],

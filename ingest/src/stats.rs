@@ -16,7 +16,9 @@ use crate::resample::is_data;
 
 const HISTOGRAM_BINS: usize = 256;
 
-#[derive(Debug, Clone, Default)]
+/// One band's running statistics. Serialisable: a unit hands its partial statistics to
+/// `commit` through the store, which merges them in unit order.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BandAcc {
     count: u64,
     mean: f64,
@@ -24,7 +26,26 @@ pub struct BandAcc {
     min: f64,
     max: f64,
     // Fx, not SipHash: keys are our own bucket numbers, and this map is hit per pixel.
+    #[serde(with = "buckets_serde")]
     buckets: FxHashMap<i64, u64>,
+}
+
+/// Buckets as a sorted list of `[key, count]` pairs: compact, and the same text for the same
+/// counts.
+mod buckets_serde {
+    use rustc_hash::FxHashMap;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &FxHashMap<i64, u64>, s: S) -> Result<S::Ok, S::Error> {
+        let mut pairs: Vec<(i64, u64)> = m.iter().map(|(k, c)| (*k, *c)).collect();
+        pairs.sort_unstable();
+        pairs.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<FxHashMap<i64, u64>, D::Error> {
+        let pairs = Vec::<(i64, u64)>::deserialize(d)?;
+        Ok(pairs.into_iter().collect())
+    }
 }
 
 /// How values map to buckets for one layer.

@@ -72,6 +72,11 @@ impl Store {
         &self.rt
     }
 
+    /// The runtime, shared: for downloads that outlive one call.
+    pub fn runtime_handle(&self) -> Arc<Runtime> {
+        self.rt.clone()
+    }
+
     pub fn get(&self, key: &str) -> Result<Option<Bytes>, IngestError> {
         let path = self.path(key);
         self.rt.block_on(async {
@@ -81,6 +86,14 @@ impl Store {
                 Err(e) => Err(store_err(e)),
             }
         })
+    }
+
+    /// Bytes `range` of `key`.
+    pub fn get_range(&self, key: &str, range: std::ops::Range<u64>) -> Result<Bytes, IngestError> {
+        let path = self.path(key);
+        self.rt
+            .block_on(self.inner.get_range(&path, range))
+            .map_err(|e| IngestError::Store(format!("{key}: {e}")))
     }
 
     pub fn put(&self, key: &str, bytes: Vec<u8>) -> Result<ObjectEntry, IngestError> {

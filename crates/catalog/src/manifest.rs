@@ -107,6 +107,11 @@ pub struct SourceInfo {
     pub width: u32,
     pub height: u32,
     pub dtype: DataType,
+    /// How many source files were merged into the layer, when more than one: the fields
+    /// above then describe the first (the plan, `layers/<id>/v/<version>/plan.json`, lists
+    /// them all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -354,6 +354,7 @@ impl SyntheticLayer {
                 width: 1,
                 height: 1,
                 dtype: self.dtype,
+                count: None,
             },
             bounds: LayerBounds {
                 lonlat: [w, s, e, n],

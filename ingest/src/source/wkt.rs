@@ -177,6 +177,40 @@ pub fn to_crs(wkt: &str) -> Result<Crs, SourceError> {
         root.child("GEOGCS")
     };
     let geog = geog.ok_or_else(|| bad(format!("{name}: WKT without a geographic CRS")))?;
+    let (geo, ang) = geographic(geog, &name)?;
+    if std::ptr::eq(geog, &root) {
+        return Ok(Crs {
+            epsg: None,
+            proj4: format!("+proj=longlat {geo} +no_defs"),
+            name,
+        });
+    }
+    if root
+        .child("PROJECTION")
+        .and_then(|p| p.str_arg(0))
+        .is_some_and(|m| norm(m) == "mercatorauxiliarysphere")
+    {
+        // ESRI's name for Web Mercator (ESRI:102100).
+        return super::crs::from_epsg(3857);
+    }
+    let unit = root.child("UNIT").and_then(|u| u.num_arg(1)).unwrap_or(1.0);
+    let projection = projection(&root, &name, ang, unit)?;
+    let units = if (unit - 1.0).abs() < 1e-12 {
+        "+units=m".to_string()
+    } else {
+        format!("+to_meter={unit}")
+    };
+    Ok(Crs {
+        epsg: None,
+        proj4: format!("{projection} {geo} {units} +no_defs"),
+        name,
+    })
+}
+
+/// The ellipsoid, datum shift and prime meridian as proj4 parameters, and the size of the
+/// angular unit in degrees.
+fn geographic(geog: &Node, name: &str) -> Result<(String, f64), SourceError> {
+    let bad = |m: String| SourceError::UnsupportedCrs(m);
     let datum = geog.child("DATUM");
     let sph = datum
         .and_then(|d| d.child("SPHEROID"))
@@ -213,26 +247,16 @@ pub fn to_crs(wkt: &str) -> Result<Crs, SourceError> {
     {
         geo.push_str(&format!(" +pm={}", pm * ang));
     }
-    if std::ptr::eq(geog, &root) {
-        return Ok(Crs {
-            epsg: None,
-            proj4: format!("+proj=longlat {geo} +no_defs"),
-            name,
-        });
-    }
-    if root
-        .child("PROJECTION")
-        .and_then(|p| p.str_arg(0))
-        .is_some_and(|m| norm(m) == "mercatorauxiliarysphere")
-    {
-        // ESRI's name for Web Mercator (ESRI:102100).
-        return super::crs::from_epsg(3857);
-    }
+    Ok((geo, ang))
+}
+
+/// A PROJCS's projection and its parameters as proj4 (`+proj=… +x_0=… +y_0=…`); angles in
+/// units of `ang` degrees, false easting and northing in units of `unit` metres.
+fn projection(root: &Node, name: &str, ang: f64, unit: f64) -> Result<String, SourceError> {
     let method = root
         .child("PROJECTION")
         .and_then(|p| p.str_arg(0))
         .unwrap_or("");
-    let unit = root.child("UNIT").and_then(|u| u.num_arg(1)).unwrap_or(1.0);
     let param = |names: &[&str]| {
         root.children("PARAMETER")
             .find(|p| {
@@ -296,18 +320,13 @@ pub fn to_crs(wkt: &str) -> Result<Crs, SourceError> {
             let (p1, p2) = (sp1.unwrap_or(lat0), sp2.unwrap_or(lat0));
             format!("+proj=eqdc +lat_1={p1} +lat_2={p2} +lat_0={lat0} +lon_0={lon0}")
         }
-        _ => return Err(bad(format!("{name}: projection {method} is not supported"))),
+        _ => {
+            return Err(SourceError::UnsupportedCrs(format!(
+                "{name}: projection {method} is not supported"
+            )));
+        }
     };
-    let units = if (unit - 1.0).abs() < 1e-12 {
-        "+units=m".to_string()
-    } else {
-        format!("+to_meter={unit}")
-    };
-    Ok(Crs {
-        epsg: None,
-        proj4: format!("{p} {tail} {geo} {units} +no_defs"),
-        name,
-    })
+    Ok(format!("{p} {tail}"))
 }
 
 #[cfg(test)]

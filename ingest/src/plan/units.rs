@@ -1,0 +1,150 @@
+//! Cutting a layer into independent work units: one per COG.
+//!
+//! Stage 0 builds the finest level group: one unit per anchor tile that a source touches,
+//! holding the sources it reads (in list order, for `--merge`). Each later stage builds the
+//! next coarser group from the previous stage's COGs: a unit per anchor tile of that group,
+//! whose leaves are the coarsest tiles of its children's COGs, read back from the store. So a
+//! unit needs only its sources, or its children's finished objects, never another unit's
+//! memory, and units of one stage may run anywhere in any order.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tilefn_raster::{TileCoord, mercator};
+
+use super::SourceHeader;
+use super::grid::Grid;
+
+/// One unit of work: the COG anchored at `anchor`, in group `stage` of the layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unit {
+    pub index: usize,
+    pub stage: usize,
+    pub anchor: TileCoord,
+    /// Stage 0: indices into the plan's sources, in list order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<u32>,
+    /// Later stages: the units of the previous stage under this anchor.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<usize>,
+}
+
+/// The units of every stage, and each stage's unit indices.
+pub fn cut(grid: &Grid, sources: &[SourceHeader]) -> (Vec<Unit>, Vec<Vec<usize>>) {
+    let Some(finest) = grid.groups.first() else {
+        return (Vec::new(), Vec::new());
+    };
+    // BTreeMap: units come out in tile order, so two plans of the same inputs are the same.
+    let mut first: BTreeMap<TileCoord, Vec<u32>> = BTreeMap::new();
+    for (i, s) in sources.iter().enumerate() {
+        let mut anchors: Vec<TileCoord> = s
+            .parts
+            .iter()
+            .filter_map(|p| mercator::tile_range(p, finest.anchor_zoom))
+            .flat_map(|r| r.iter().collect::<Vec<_>>())
+            .filter(|t| s.touches(*t))
+            .collect();
+        anchors.sort_unstable();
+        anchors.dedup();
+        for t in anchors {
+            first.entry(t).or_default().push(i as u32);
+        }
+    }
+    let mut units: Vec<Unit> = first
+        .into_iter()
+        .enumerate()
+        .map(|(index, (anchor, sources))| Unit {
+            index,
+            stage: 0,
+            anchor,
+            sources,
+            children: Vec::new(),
+        })
+        .collect();
+    let mut stages = vec![(0..units.len()).collect::<Vec<_>>()];
+    for (stage, group) in grid.groups.iter().enumerate().skip(1) {
+        let mut parents: BTreeMap<TileCoord, Vec<usize>> = BTreeMap::new();
+        for &child in stages.last().map(Vec::as_slice).unwrap_or_default() {
+            if let Some(u) = units.get(child) {
+                let parent = u.anchor.ancestor(group.anchor_zoom);
+                parents.entry(parent).or_default().push(child);
+            }
+        }
+        let start = units.len();
+        units.extend(
+            parents
+                .into_iter()
+                .enumerate()
+                .map(|(i, (anchor, children))| Unit {
+                    index: start + i,
+                    stage,
+                    anchor,
+                    sources: Vec::new(),
+                    children,
+                }),
+        );
+        stages.push((start..units.len()).collect());
+    }
+    (units, stages)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::options::LayerOptions;
+    use crate::plan::tests::source;
+    use tilefn_raster::{Bounds, DataType};
+
+    #[test]
+    fn two_stages_cover_every_source_once() {
+        // Two small sources either side of the prime meridian, on the equator: the layer
+        // fits one tile only at z0, so with max zoom 9 it has groups z2..9 and z0..1.
+        let res = mercator::resolution(9);
+        let west = source(Bounds::new(-30_000.0, -20_000.0, -10_000.0, 20_000.0), res);
+        let east = source(Bounds::new(5_000.0, -20_000.0, 40_000.0, 20_000.0), res);
+        let sources = vec![west, east];
+        let grid = Grid::new(&sources, &LayerOptions::new("t")).unwrap();
+        assert_eq!((grid.min_zoom, grid.max_zoom), (0, 9));
+        let (units, stages) = cut(&grid, &sources);
+        assert_eq!(stages.len(), grid.groups.len());
+        assert_eq!(stages.len(), 2);
+        // Stage 0: one unit per z2 tile around (0, 0) that a source touches (the four
+        // tiles meeting there), each listing its sources in list order.
+        let first: Vec<&Unit> = stages[0].iter().map(|i| &units[*i]).collect();
+        assert_eq!(first.len(), 4);
+        for u in &first {
+            assert_eq!(u.anchor.z, 2);
+            let expected: Vec<u32> = (0..2)
+                .filter(|i| sources[*i as usize].touches(u.anchor))
+                .collect();
+            assert_eq!(u.sources, expected);
+        }
+        // Stage 1: the z0 tile, reading all four.
+        assert_eq!(stages[1].len(), 1);
+        let top = &units[stages[1][0]];
+        assert_eq!(top.anchor, TileCoord::new(0, 0, 0));
+        assert_eq!(top.children, stages[0]);
+        // Indices are positions.
+        assert!(units.iter().enumerate().all(|(i, u)| u.index == i));
+    }
+
+    #[test]
+    fn differing_nodata_makes_a_mask_and_types_promote() {
+        let b = Bounds::new(0.0, 0.0, 1000.0, 1000.0);
+        let mut a = source(b, 10.0);
+        let mut c = source(b, 20.0);
+        a.dtype = DataType::Uint8;
+        a.nodata = Some(0.0);
+        c.nodata = Some(255.0);
+        let grid = Grid::new(&[a.clone(), c.clone()], &LayerOptions::new("t")).unwrap();
+        assert_eq!(grid.dtype, DataType::Int16);
+        assert!(grid.mask);
+        assert_eq!(grid.nodata, None);
+        // The finest source sets the max zoom.
+        assert_eq!(grid.max_zoom, mercator::zoom_for_resolution(10.0, true));
+        c.nodata = Some(0.0);
+        let grid = Grid::new(&[a, c], &LayerOptions::new("t")).unwrap();
+        assert_eq!((grid.nodata, grid.mask), (Some(0.0), false));
+    }
+}
