@@ -19,6 +19,7 @@ use tiff::tags::Tag;
 pub enum Sample {
     U8,
     U16,
+    I16,
     F32,
 }
 
@@ -26,13 +27,17 @@ impl Sample {
     pub fn bytes(self) -> usize {
         match self {
             Sample::U8 => 1,
-            Sample::U16 => 2,
+            Sample::U16 | Sample::I16 => 2,
             Sample::F32 => 4,
         }
     }
-    /// TIFF SampleFormat: 1 unsigned, 3 IEEE float.
+    /// TIFF SampleFormat: 1 unsigned, 2 two's-complement signed, 3 IEEE float.
     fn format(self) -> u16 {
-        if self == Sample::F32 { 3 } else { 1 }
+        match self {
+            Sample::U8 | Sample::U16 => 1,
+            Sample::I16 => 2,
+            Sample::F32 => 3,
+        }
     }
 }
 
@@ -115,6 +120,59 @@ pub fn write(path: &Path, scene: &dyn Scene, enc: &Encoding) -> Result<(), Error
     Ok(())
 }
 
+/// Writes a tiled GeoTIFF in which every tile's offset points at one shared copy of `block`
+/// (`tile_size`² pixels of native-endian samples, predicted and compressed here), so a
+/// full-size image costs one tile plus its header on disk. Readers (libtiff/GDAL, the tiff
+/// crate) look tiles up by offset and do not care that the offsets repeat. Returns the file's
+/// length. Classic TIFF only: the whole file is a few KB.
+pub fn write_repeated_tile(
+    path: &Path,
+    layout: &Layout,
+    tile_size: u32,
+    block: &[u8],
+    enc: &Encoding,
+) -> Result<u64, Error> {
+    // TIFF requires tile sides that are multiples of 16.
+    if tile_size == 0 || !tile_size.is_multiple_of(16) {
+        return Err(format!("tile size must be a positive multiple of 16, got {tile_size}").into());
+    }
+    let row_bytes = tile_size as usize * usize::from(layout.bands) * layout.sample.bytes();
+    if block.len() != row_bytes * tile_size as usize {
+        return Err("block is not one tile of samples".into());
+    }
+    let mut raw = block.to_vec();
+    if enc.predictor {
+        for row in raw.chunks_exact_mut(row_bytes) {
+            predict_row(row, layout.sample, usize::from(layout.bands));
+        }
+    }
+    let data = match enc.deflate_level {
+        Some(level) => miniz_oxide::deflate::compress_to_vec_zlib(&raw, level),
+        None => raw,
+    };
+    let tiles =
+        layout.width.div_ceil(tile_size) as usize * layout.height.div_ceil(tile_size) as usize;
+
+    // Built in memory (a few KB) so that write errors surface here rather than in a
+    // BufWriter's drop, which ignores them.
+    let mut bytes = Vec::with_capacity(data.len() + tiles * 8 + 1024);
+    let mut tiff = TiffEncoder::new(std::io::Cursor::new(&mut bytes))?;
+    let mut dir = tiff.image_directory()?;
+    let offset = u32::try_from(dir.write_data(&data[..])?)?;
+    let count = u32::try_from(data.len())?;
+    write_image_tags(&mut dir, layout, enc)?;
+    dir.write_tag(Tag::TileWidth, tile_size)?;
+    dir.write_tag(Tag::TileLength, tile_size)?;
+    dir.write_tag(Tag::TileOffsets, &vec![offset; tiles][..])?;
+    dir.write_tag(Tag::TileByteCounts, &vec![count; tiles][..])?;
+    write_geokeys(&mut dir, layout)?;
+    dir.finish()?;
+    let tmp = path.with_extension("tif.partial");
+    std::fs::write(&tmp, &bytes)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(bytes.len() as u64)
+}
+
 fn write_ifd<W: Write + Seek, K: TiffKind>(
     tiff: &mut TiffEncoder<W, K>,
     scene: &dyn Scene,
@@ -146,6 +204,34 @@ fn write_ifd<W: Write + Seek, K: TiffKind>(
         first = last;
     }
 
+    write_image_tags(&mut dir, layout, enc)?;
+    dir.write_tag(Tag::RowsPerStrip, rows_per_strip)?;
+    if big {
+        dir.write_tag(Tag::StripOffsets, &offsets[..])?;
+        dir.write_tag(Tag::StripByteCounts, &counts[..])?;
+    } else {
+        let o: Vec<u32> = offsets
+            .iter()
+            .map(|&v| u32::try_from(v))
+            .collect::<Result<_, _>>()?;
+        let c: Vec<u32> = counts
+            .iter()
+            .map(|&v| u32::try_from(v))
+            .collect::<Result<_, _>>()?;
+        dir.write_tag(Tag::StripOffsets, &o[..])?;
+        dir.write_tag(Tag::StripByteCounts, &c[..])?;
+    }
+    write_geokeys(&mut dir, layout)?;
+    dir.finish()?;
+    Ok(())
+}
+
+/// The tags every image gets, strips or tiles: size, sample layout, compression and predictor.
+fn write_image_tags<W: Write + Seek, K: TiffKind>(
+    dir: &mut tiff::encoder::DirectoryEncoder<'_, W, K>,
+    layout: &Layout,
+    enc: &Encoding,
+) -> Result<(), Error> {
     let samples = layout.bands;
     dir.write_tag(Tag::ImageWidth, layout.width)?;
     dir.write_tag(Tag::ImageLength, layout.height)?;
@@ -166,7 +252,6 @@ fn write_ifd<W: Write + Seek, K: TiffKind>(
         if layout.rgb { 2u16 } else { 1u16 },
     )?;
     dir.write_tag(Tag::SamplesPerPixel, samples)?;
-    dir.write_tag(Tag::RowsPerStrip, rows_per_strip)?;
     dir.write_tag(Tag::PlanarConfiguration, 1u16)?;
     if enc.predictor {
         dir.write_tag(
@@ -191,23 +276,6 @@ fn write_ifd<W: Write + Seek, K: TiffKind>(
         Tag::SampleFormat,
         &vec![layout.sample.format(); samples.into()][..],
     )?;
-    if big {
-        dir.write_tag(Tag::StripOffsets, &offsets[..])?;
-        dir.write_tag(Tag::StripByteCounts, &counts[..])?;
-    } else {
-        let o: Vec<u32> = offsets
-            .iter()
-            .map(|&v| u32::try_from(v))
-            .collect::<Result<_, _>>()?;
-        let c: Vec<u32> = counts
-            .iter()
-            .map(|&v| u32::try_from(v))
-            .collect::<Result<_, _>>()?;
-        dir.write_tag(Tag::StripOffsets, &o[..])?;
-        dir.write_tag(Tag::StripByteCounts, &c[..])?;
-    }
-    write_geokeys(&mut dir, layout)?;
-    dir.finish()?;
     Ok(())
 }
 
@@ -303,7 +371,9 @@ pub fn predict_row(row: &mut [u8], sample: Sample, spp: usize) {
                 row[i] = row[i].wrapping_sub(row[i - spp]);
             }
         }
-        Sample::U16 => {
+        // Predictor 2 is a wrapping difference of the bit patterns, so signed samples take
+        // the unsigned path unchanged.
+        Sample::U16 | Sample::I16 => {
             let stride = spp * 2;
             for i in (stride..row.len()).step_by(2).rev() {
                 let cur = u16::from_ne_bytes([row[i], row[i + 1]]);

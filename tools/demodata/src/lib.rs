@@ -5,6 +5,7 @@
 pub mod geotiff;
 pub mod noise;
 pub mod scenes;
+pub mod srtm;
 
 use std::path::Path;
 

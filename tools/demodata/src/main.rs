@@ -7,6 +7,8 @@
 //! tilefn-demodata landcover --size 2048 --out lc.tif       uint8 classes 1..8, EPSG:32633, nodata 0
 //! tilefn-demodata rgb --size 8192 --out rgb.tif            3 x uint8 RGB, EPSG:4326
 //! tilefn-demodata all --out-dir demo [--size 2048]         all four
+//! tilefn-demodata srtm-tiles --out-dir srtm [--count 14000] [--list srtm/list.txt]
+//!                                  one-degree SRTM-like headers (one shared tile each)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -15,7 +17,7 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 
-use tilefn_demodata::{DEFAULT_SEED, Encoding, Kind};
+use tilefn_demodata::{DEFAULT_SEED, Encoding, Kind, srtm};
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +49,33 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// COUNT one-degree SRTM-like DEMs (3601x3601 int16, EPSG:4326, nodata -32768) named
+    /// N45E006.tif etc., on land-like cells between 56S and 60N. Every tile offset points at
+    /// one shared tile, so each file is a few KB: full headers for planning, no real data.
+    /// Also writes LIST: one absolute path per line, most land-like cell first, so its first
+    /// N lines are the files COUNT=N would write.
+    SrtmTiles(SrtmArgs),
+}
+
+#[derive(Args)]
+struct SrtmArgs {
+    #[arg(long)]
+    out_dir: PathBuf,
+    #[arg(long, default_value_t = 14_000)]
+    count: usize,
+    /// Default: OUT_DIR/list.txt.
+    #[arg(long)]
+    list: Option<PathBuf>,
+    /// Internal tile side (a multiple of 16).
+    #[arg(long, default_value_t = 256)]
+    tile_size: u32,
+    /// Chooses a different set of cells.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    seed: u64,
+    /// Generate every pixel (real-looking terrain, ~10 MB and seconds a file) instead of one
+    /// shared tile: inputs for measuring what an ingested DEM pyramid weighs.
+    #[arg(long)]
+    terrain: bool,
 }
 
 #[derive(Args)]
@@ -99,6 +128,7 @@ fn run(cli: Cli) -> Result<(), tilefn_demodata::Error> {
         Command::Multispectral(o) => (vec![(Kind::Multispectral, o.size, o.out)], o.common),
         Command::Landcover(o) => (vec![(Kind::Landcover, o.size, o.out)], o.common),
         Command::Rgb(o) => (vec![(Kind::Rgb, o.size, o.out)], o.common),
+        Command::SrtmTiles(a) => return srtm_tiles(&a),
         Command::All {
             out_dir,
             size,
@@ -128,6 +158,29 @@ fn run(cli: Cli) -> Result<(), tilefn_demodata::Error> {
             start.elapsed().as_secs_f64()
         );
     }
+    Ok(())
+}
+
+fn srtm_tiles(a: &SrtmArgs) -> Result<(), tilefn_demodata::Error> {
+    let start = Instant::now();
+    let cells = srtm::land_cells(a.seed, a.count)?;
+    let list = a.list.clone().unwrap_or_else(|| a.out_dir.join("list.txt"));
+    let content = if a.terrain {
+        srtm::Content::Terrain { seed: a.seed }
+    } else {
+        srtm::Content::Headers {
+            tile_size: a.tile_size,
+        }
+    };
+    let w = srtm::write_tiles(&a.out_dir, &cells, content, &list)?;
+    println!(
+        "srtm-tiles: {} files in {}, {} bytes, list {} ({:.1} s)",
+        w.files,
+        a.out_dir.display(),
+        w.bytes,
+        list.display(),
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

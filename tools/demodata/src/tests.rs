@@ -219,3 +219,115 @@ fn gdal_reads_the_demo_set() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn srtm_cells_are_named_nested_and_in_the_band() {
+    use crate::srtm::{self, Cell};
+    let name = |lat, lon| {
+        Cell {
+            lat,
+            lon,
+            elevation: 1,
+        }
+        .name()
+    };
+    assert_eq!(name(45, 6), "N45E006");
+    assert_eq!(name(-12, -77), "S12W077");
+    assert_eq!(name(0, -180), "N00W180");
+
+    let many = srtm::land_cells(7, 14_000).unwrap();
+    assert_eq!(srtm::land_cells(7, 1000).unwrap(), many[..1000]);
+    assert_ne!(srtm::land_cells(8, 1000).unwrap(), many[..1000]);
+    let mut names: Vec<String> = many.iter().map(Cell::name).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 14_000);
+    assert!(
+        many.iter()
+            .all(|c| (-56..60).contains(&c.lat) && (-180..180).contains(&c.lon))
+    );
+    // Land-like: most land cells have land on all four sides (a checkerboard would have none).
+    let set: std::collections::HashSet<(i32, i32)> = many.iter().map(|c| (c.lat, c.lon)).collect();
+    let inland = many
+        .iter()
+        .filter(|c| {
+            [(0, 1), (0, -1), (1, 0), (-1, 0)]
+                .iter()
+                .all(|(dy, dx)| set.contains(&(c.lat + dy, c.lon + dx)))
+        })
+        .count();
+    assert!(inland > many.len() / 2, "only {inland} inland cells");
+}
+
+/// The srtm-tiles files must be full-size SRTM headers whose every tile decodes.
+#[test]
+fn srtm_tiles_are_full_headers_with_one_shared_tile() {
+    use crate::srtm;
+    let dir = tempfile::tempdir().unwrap();
+    let cells = srtm::land_cells(3, 3).unwrap();
+    let list = dir.path().join("sub/list.txt");
+    let written = srtm::write_tiles(
+        &dir.path().join("tiles"),
+        &cells,
+        srtm::Content::Headers { tile_size: 256 },
+        &list,
+    )
+    .unwrap();
+    assert_eq!(written.files, 3);
+    let paths: Vec<String> = std::fs::read_to_string(&list)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(paths.len(), 3);
+    let cell = cells[0];
+    assert!(paths[0].ends_with(&format!("/tiles/{}.tif", cell.name())));
+    let len = std::fs::metadata(&paths[0]).unwrap().len();
+    assert!(len < 8192, "{len} bytes");
+    assert!(written.bytes < 3 * 8192);
+
+    let mut d = Decoder::new(BufReader::new(File::open(&paths[0]).unwrap())).unwrap();
+    assert_eq!(d.dimensions().unwrap(), (3601, 3601));
+    assert_eq!(d.chunk_dimensions(), (256, 256));
+    assert_eq!(d.get_tag_u16_vec(Tag::BitsPerSample).unwrap(), vec![16]);
+    assert_eq!(d.get_tag_u16_vec(Tag::SampleFormat).unwrap(), vec![2]);
+    let px = 1.0 / 3600.0;
+    assert_eq!(
+        d.get_tag_f64_vec(Tag::Unknown(33550)).unwrap(),
+        vec![px, px, 0.0]
+    );
+    let tie = d.get_tag_f64_vec(Tag::Unknown(33922)).unwrap();
+    let (west, north) = (
+        f64::from(cell.lon) - 0.5 * px,
+        f64::from(cell.lat + 1) + 0.5 * px,
+    );
+    assert_eq!(tie, vec![0.0, 0.0, 0.0, west, north, 0.0]);
+    let keys = d.get_tag_u16_vec(Tag::Unknown(34735)).unwrap();
+    assert_eq!(
+        keys,
+        vec![1, 1, 0, 3, 1024, 0, 1, 2, 1025, 0, 1, 1, 2048, 0, 1, 4326]
+    );
+    assert_eq!(
+        d.get_tag_ascii_string(Tag::Unknown(42113)).unwrap(),
+        "-32768"
+    );
+
+    let block: Vec<i16> = cell
+        .block(256)
+        .chunks_exact(2)
+        .map(|b| i16::from_ne_bytes([b[0], b[1]]))
+        .collect();
+    let tiles = d.tile_count().unwrap();
+    assert_eq!(tiles, 15 * 15);
+    for i in 0..tiles {
+        let (w, h) = d.chunk_data_dimensions(i);
+        let DecodingResult::I16(got) = d.read_chunk(i).unwrap() else {
+            panic!("tile {i} is not int16");
+        };
+        // Edge tiles come back cropped to the image: compare the top-left w x h of the block.
+        let want: Vec<i16> = (0..h as usize)
+            .flat_map(|y| block[y * 256..y * 256 + w as usize].iter().copied())
+            .collect();
+        assert!(got == want, "tile {i} ({w}x{h}) differs");
+    }
+}
