@@ -15,14 +15,24 @@
 # wall time and peak RSS (GNU time -v) and output bytes (sum of our COG objects vs GDAL's
 # single file). Target from the ingest issue: ours <= 0.66x GDAL's wall time at <= GDAL's size.
 #
+# Pieces section (issue 16): dem.tif cut into a 4x4 grid of windows overlapping by 3 px
+# (ingest/tests/cli/pieces.py split), then
+#   ours:   tilefn-ingest add PIECES... against tilefn-ingest add dem.tif (target: <= 1.15x)
+#   gdal:   gdalbuildvrt pieces.vrt PIECES... && rio cogeo create --web-optimized pieces.vrt
+#           (Debian's gdal-bin, installed here when missing), side by side with ours
+#   spark:  ingest/spark/tilefn_spark.py on local[2] against add on the pieces (when the
+#           script exists; scripts/spark-env.sh provides PySpark and Java)
+#
 # Environment: BENCH_DIR (default target/bench), BENCH_SIZE (8192), BENCH_RESAMPLING
-# (nearest), BENCH_STRICT=1 to exit 1 when a target is missed.
+# (nearest), BENCH_SECTIONS ("main pieces": which sections run), BENCH_STRICT=1 to exit 1
+# when a target is missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BENCH_DIR=${BENCH_DIR:-target/bench}
 SIZE=${BENCH_SIZE:-8192}
 RESAMPLING=${BENCH_RESAMPLING:-nearest}
+SECTIONS=${BENCH_SECTIONS:-main pieces}
 mkdir -p "$BENCH_DIR"
 BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
 
@@ -67,7 +77,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else
 
 results=()
 missed=0
-for name in dem rgb; do
+main_names=()
+[[ " $SECTIONS " == *" main "* ]] && main_names=(dem rgb)
+for name in "${main_names[@]}"; do
     src="$BENCH_DIR/$name-$SIZE.tif"
     store="$BENCH_DIR/store-$name"
     gdal_out="$BENCH_DIR/gdal-$name.tif"
@@ -116,11 +128,108 @@ for name in dem rgb; do
         "$our_bytes" "$gdal_bytes" "$s" "$our_cogs" "$verdict")")
 done
 
-echo
-echo "ingest benchmark: ${SIZE}² inputs, resampling $RESAMPLING, deflate, $(nproc) cores"
-printf '%-4s  %8s %8s %6s   %7s %7s   %11s %11s %6s  %4s  %s\n' input "ours s" "gdal s" ratio \
-    "ours MiB" "gdal MiB" "ours bytes" "gdal bytes" ratio cogs "target: <=0.66x time at <=1x size"
-printf '%s\n' "${results[@]}"
+if [[ ${#main_names[@]} -gt 0 ]]; then
+    echo
+    echo "ingest benchmark: ${SIZE}² inputs, resampling $RESAMPLING, deflate, $(nproc) cores"
+    printf '%-4s  %8s %8s %6s   %7s %7s   %11s %11s %6s  %4s  %s\n' input "ours s" "gdal s" ratio \
+        "ours MiB" "gdal MiB" "ours bytes" "gdal bytes" ratio cogs "target: <=0.66x time at <=1x size"
+    printf '%s\n' "${results[@]}"
+fi
+
+# --- Pieces: many sources into one layer (issue 16) ---------------------------------------
+if [[ " $SECTIONS " == *" pieces "* ]]; then
+    if ! command -v gdalbuildvrt >/dev/null; then
+        echo "bench: installing gdal-bin (gdalbuildvrt)" >&2
+        apt-get update -qq >&2 && apt-get install -y -qq gdal-bin >/dev/null
+    fi
+    src="$BENCH_DIR/dem-$SIZE.tif"
+    pieces="$BENCH_DIR/pieces-$SIZE"
+    if [[ ! -f "$pieces/stamp" || "$(cat "$pieces/stamp")" != "$want" ]]; then
+        echo "bench: cutting $src into 16 pieces" >&2
+        rm -rf "$pieces"
+        "$PY" ingest/tests/cli/pieces.py split "$src" "$pieces" --grid 4 --overlap 3 >/dev/null
+        echo "$want" >"$pieces/stamp"
+    fi
+    piece_files=("$pieces"/piece-*.tif)
+    cogs_bytes() { find "$1/layers/bench/v" -type f -name '*.tif' -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'; }
+    ingest_args=(--layer bench --compress deflate --resampling "$RESAMPLING" --quiet)
+    p_results=()
+    p_row() { p_results+=("$(printf '%-34s %8.2f %7d %12d' "$1" "$2" "$(($3 / 1024))" "$4")"); }
+
+    echo "bench: pieces: tilefn-ingest add (whole file)" >&2
+    store="$BENCH_DIR/store-whole"; rm -rf "$store"
+    m=$(measure "$INGEST" add "$src" --store "file://$store" "${ingest_args[@]}") || m="0 0"
+    read -r whole_wall whole_rss <<<"$m"
+    zoom=$(sed -n 's/^  "max_zoom": \([0-9]*\),$/\1/p' "$store/layers/bench/manifest.json" 2>/dev/null || true)
+    p_row "tilefn-ingest add, whole file" "$whole_wall" "$whole_rss" "$(cogs_bytes "$store" 2>/dev/null || echo 0)"
+
+    echo "bench: pieces: tilefn-ingest add (16 pieces)" >&2
+    store="$BENCH_DIR/store-pieces"; rm -rf "$store"
+    m=$(measure "$INGEST" add "${piece_files[@]}" --store "file://$store" ${zoom:+--max-zoom "$zoom"} \
+        "${ingest_args[@]}") || m="0 0"
+    read -r pieces_wall pieces_rss <<<"$m"
+    p_row "tilefn-ingest add, 16 pieces" "$pieces_wall" "$pieces_rss" "$(cogs_bytes "$store" 2>/dev/null || echo 0)"
+    # Both stores' COGs, concatenated in path order (one version each: the stores are fresh).
+    same_cogs() {
+        cmp -s <(cd "$1/layers/bench/v"/*/cog && find . -type f | sort | xargs cat) \
+            <(cd "$2/layers/bench/v"/*/cog && find . -type f | sort | xargs cat)
+    }
+    if same_cogs "$BENCH_DIR/store-whole" "$store"; then
+        same="identical COGs"
+    else
+        same="COGs DIFFER (expected only with non-nearest resampling)"
+    fi
+
+    echo "bench: pieces: gdalbuildvrt + rio cogeo create" >&2
+    vrt="$BENCH_DIR/pieces-$SIZE.vrt"; gdal_out="$BENCH_DIR/gdal-pieces.tif"; rm -f "$vrt" "$gdal_out"
+    # One command for GNU time: the VRT and the COG made from it.
+    cat >"$BENCH_DIR/gdal-pieces.sh" <<EOF
+set -e
+gdalbuildvrt -q "$vrt" ${piece_files[*]}
+"$RIO" cogeo create --web-optimized "$vrt" "$gdal_out" ${zoom:+--zoom-level $zoom} \\
+    --cog-profile deflate --resampling $RESAMPLING --overview-resampling $RESAMPLING --quiet
+EOF
+    if m=$(measure bash "$BENCH_DIR/gdal-pieces.sh"); then
+        read -r gdal_p_wall gdal_p_rss <<<"$m"
+        p_row "gdalbuildvrt + rio cogeo, 16 pieces" "$gdal_p_wall" "$gdal_p_rss" "$(stat -c %s "$gdal_out")"
+    else
+        gdal_p_wall=0
+    fi
+
+    spark_wall=0
+    if [[ -f ingest/spark/tilefn_spark.py ]]; then
+        echo "bench: pieces: Spark local[2] (ingest/spark/tilefn_spark.py)" >&2
+        SPARK_SUBMIT=$(scripts/spark-env.sh)
+        store="$BENCH_DIR/store-spark"; rm -rf "$store"
+        if m=$(PYSPARK_PYTHON="$PY" SPARK_LOCAL_IP=127.0.0.1 measure "$SPARK_SUBMIT" --master 'local[2]' \
+            --conf spark.ui.enabled=false --conf spark.log.level=WARN --files "$INGEST" \
+            ingest/spark/tilefn_spark.py --store "file://$store" ${zoom:+--max-zoom "$zoom"} \
+            --layer bench --compress deflate --resampling "$RESAMPLING" "${piece_files[@]}"); then
+            read -r spark_wall spark_rss <<<"$m"
+            p_row "Spark local[2], 16 pieces" "$spark_wall" "$spark_rss" "$(cogs_bytes "$store")"
+            if same_cogs "$BENCH_DIR/store-pieces" "$store"; then
+                spark_same="identical COGs"
+            else
+                spark_same="COGs DIFFER"; missed=1
+            fi
+        fi
+    else
+        echo "bench: pieces: TODO Spark local[2] vs add: ingest/spark/tilefn_spark.py does not exist yet" >&2
+    fi
+
+    echo
+    echo "pieces: dem-$SIZE.tif as 16 pieces (4x4, 3 px overlap), resampling $RESAMPLING, deflate, zoom $zoom"
+    printf '%-34s %8s %7s %12s\n' run "wall s" "MiB" "bytes"
+    printf '%s\n' "${p_results[@]}"
+    r=$(ratio "$pieces_wall" "$whole_wall")
+    verdict=ok
+    if ! awk -v r="$r" 'BEGIN { exit !(r > 0 && r <= 1.15) }'; then verdict=MISSED; missed=1; fi
+    echo "pieces / whole (ours): ${r}x, target <= 1.15x: $verdict ($same)"
+    echo "ours / gdalbuildvrt+rio cogeo on the pieces: $(ratio "$pieces_wall" "$gdal_p_wall")x"
+    if [[ $spark_wall != 0 ]]; then
+        echo "Spark local[2] / add on the pieces: $(ratio "$spark_wall" "$pieces_wall")x ($spark_same)"
+    fi
+fi
 if [[ $missed == 1 && ${BENCH_STRICT:-0} == 1 ]]; then
     exit 1
 fi

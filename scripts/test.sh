@@ -15,6 +15,8 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 rustup target add wasm32-unknown-unknown >/dev/null
 bash scripts/install-tools.sh
 bash scripts/python-env.sh >/dev/null
+# Java 17 + pinned PySpark in .venv for the Spark driver test (ingest/tests/cli/spark.rs).
+bash scripts/spark-env.sh >/dev/null
 
 step "format"
 cargo fmt --all -- --check

@@ -9,14 +9,25 @@
 //! - `demo`:   generated 1-2k² rasters (tools/demodata) ingest, validate and pass the oracle.
 //! - `kill`:   SIGKILL mid-ingest never leaves the store inconsistent.
 //! - `register`: web-optimized COGs served without re-ingest; named legends.
+//! - `merge`:  --merge first|last|min|max|mean and dtype/nodata promotion, pixel by pixel.
+//! - `pieces`: a file cut into 16 overlapping pieces (some with their CRS defined another
+//!   way) ingests to the same bytes and statistics, through `add` and plan/run-unit/commit.
 //! - `s3`:     a real S3 round trip against s3s-fs (scripts/install-tools.sh), s3:// and
 //!   http:// sources.
+//! - `units`:  bad sources among good ones fail naming the file; plan/run-unit/commit by hand
+//!   (commit and stage order refused naming units, run twice, run concurrently).
+//! - `spark`:  the Spark driver (ingest/spark) in local mode against s3s-fs, a unit killed and
+//!   retried; equals `add` byte for byte (needs scripts/spark-env.sh).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod corpus;
 mod demo;
 mod kill;
+mod merge;
 mod oracle;
+mod pieces;
 mod register;
 mod s3;
+mod spark;
+mod units;
 mod util;

@@ -7,7 +7,6 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use tilefn_catalog::Manifest;
@@ -15,71 +14,7 @@ use tilefn_catalog::Manifest;
 use crate::util;
 
 const SOURCE: &str = "rasterio__RGB.byte.tif";
-const ACCESS_KEY: &str = "tilefn-test";
-const SECRET_KEY: &str = "tilefn-test-secret";
 const TIMEOUT: Duration = Duration::from_secs(300);
-
-/// s3s-fs serving a temporary directory; killed on drop so a failing test leaves no server.
-struct S3Server {
-    child: Child,
-    port: u16,
-    root: tempfile::TempDir,
-}
-
-impl S3Server {
-    fn start(program: &Path) -> S3Server {
-        let root = tempfile::tempdir().expect("tempdir");
-        // s3s-fs maps each top-level directory to a bucket.
-        std::fs::create_dir(root.path().join("bucket")).expect("bucket dir");
-        let port = util::free_port();
-        let child = Command::new(program)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(root.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start s3s-fs");
-        let server = S3Server { child, port, root };
-        assert!(
-            util::wait_for_port(port, Duration::from_secs(15)),
-            "s3s-fs did not listen on {port}"
-        );
-        server
-    }
-
-    fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.into()),
-            (
-                "AWS_ENDPOINT_URL",
-                format!("http://127.0.0.1:{}", self.port),
-            ),
-            ("AWS_ALLOW_HTTP", "true".into()),
-            ("AWS_REGION", "us-east-1".into()),
-        ]
-    }
-
-    fn bucket_dir(&self) -> PathBuf {
-        self.root.path().join("bucket")
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn s3s_fs() -> Option<PathBuf> {
-    let found = util::on_path("s3s-fs");
-    util::require("s3s-fs", found.is_some(), "run scripts/install-tools.sh")
-        .then_some(found)
-        .flatten()
-}
 
 fn ingest(args: &[&str], env: &[(&str, String)]) -> util::Outcome {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -110,8 +45,10 @@ fn ok(args: &[&str], env: &[(&str, String)]) -> util::Outcome {
 
 #[test]
 fn publish_to_s3_then_info_validate_list_remove() {
-    let Some(program) = s3s_fs() else { return };
-    let server = S3Server::start(&program);
+    let Some(program) = util::s3s_fs() else {
+        return;
+    };
+    let server = util::S3Server::start(&program);
     let env = server.env();
     let store = "s3://bucket/tiles";
     let src = util::corpus(SOURCE);
@@ -156,8 +93,10 @@ fn publish_to_s3_then_info_validate_list_remove() {
 
 #[test]
 fn ingest_from_s3_and_http_sources() {
-    let Some(program) = s3s_fs() else { return };
-    let server = S3Server::start(&program);
+    let Some(program) = util::s3s_fs() else {
+        return;
+    };
+    let server = util::S3Server::start(&program);
     let env = server.env();
     let src = util::corpus(SOURCE);
 

@@ -1,5 +1,5 @@
 //! Shared helpers: running the binary with a timeout, reading a store from disk, optional
-//! tools (venv, s3s-fs) that must exist under CI, and a seeded PRNG.
+//! tools (venv, s3s-fs) that must exist under CI, a local S3 server (s3s-fs), and a seeded PRNG.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -238,4 +238,121 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     false
+}
+
+pub const S3_ACCESS_KEY: &str = "tilefn-test";
+pub const S3_SECRET_KEY: &str = "tilefn-test-secret";
+
+/// s3s-fs (a local S3 server on a directory, installed by `scripts/install-tools.sh`) serving
+/// a temporary directory with one bucket, `bucket`; killed on drop so a failing test leaves
+/// no server.
+pub struct S3Server {
+    child: Child,
+    port: u16,
+    root: tempfile::TempDir,
+}
+
+impl S3Server {
+    pub fn start(program: &Path) -> S3Server {
+        let root = tempfile::tempdir().expect("tempdir");
+        // s3s-fs maps each top-level directory to a bucket.
+        std::fs::create_dir(root.path().join("bucket")).expect("bucket dir");
+        let port = free_port();
+        let child = Command::new(program)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+            .arg(root.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start s3s-fs");
+        let server = S3Server { child, port, root };
+        assert!(
+            wait_for_port(port, Duration::from_secs(15)),
+            "s3s-fs did not listen on {port}"
+        );
+        server
+    }
+
+    /// The AWS_* variables that point `tilefn-ingest` (object_store) at this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY.into()),
+            (
+                "AWS_ENDPOINT_URL",
+                format!("http://127.0.0.1:{}", self.port),
+            ),
+            ("AWS_ALLOW_HTTP", "true".into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ]
+    }
+
+    /// The directory behind `s3://bucket/`.
+    pub fn bucket_dir(&self) -> PathBuf {
+        self.root.path().join("bucket")
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The s3s-fs program, or None (a skip; a failure under CI) when it is not on PATH.
+pub fn s3s_fs() -> Option<PathBuf> {
+    let found = on_path("s3s-fs");
+    require("s3s-fs", found.is_some(), "run scripts/install-tools.sh")
+        .then_some(found)
+        .flatten()
+}
+
+/// `ingest/tests/cli/pieces.py` (rasterio helpers of the pieces and merge tests).
+pub fn pieces_script() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cli/pieces.py"))
+}
+
+/// Runs `python pieces.py ARGS` and parses the last line of its stdout as JSON (an empty
+/// object when it prints none); panics with its stderr when it fails.
+pub fn py_json(python: &Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(python)
+        .arg(pieces_script())
+        .args(args)
+        .output()
+        .expect("cannot run the venv python");
+    assert!(
+        out.status.success(),
+        "pieces.py {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout.lines().last().map_or(serde_json::Value::Null, |l| {
+        serde_json::from_str(l).unwrap_or_else(|e| panic!("pieces.py printed {l:?}: {e}"))
+    })
+}
+
+/// The published manifest of `id` as JSON (for exact comparisons of its fields).
+pub fn manifest_json(store: &Path, id: &str) -> serde_json::Value {
+    let bytes = std::fs::read(manifest_path(store, id)).expect("manifest");
+    serde_json::from_slice(&bytes).expect("manifest JSON")
+}
+
+/// Every COG of the published version of `id`: its path under the version's `cog/` (the
+/// same for two layers of the same grid) and its bytes.
+pub fn layer_cogs(store: &Path, id: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let m = consistent_manifest(store, id).unwrap_or_else(|e| panic!("{id}: {e}"));
+    m.objects
+        .iter()
+        .map(|o| {
+            let rel = o.key.split_once("/cog/").map_or(o.key.as_str(), |(_, r)| r);
+            (
+                rel.to_owned(),
+                std::fs::read(store.join(&o.key)).expect("COG"),
+            )
+        })
+        .collect()
 }
