@@ -314,7 +314,15 @@ fn run(cli: Cli) -> Result<(), IngestError> {
             commands::remove(&store::Store::open(&store.store, rt)?, &id)
         }
         Command::Register(args) => {
-            register::register(&args, &store::Store::open(&args.store.store, rt)?)
+            let request = register::RegisterRequest {
+                url: args.url,
+                layer: args.layer,
+                name: args.name,
+                description: args.description,
+                datatype: args.datatype.into(),
+                legend: args.legend,
+            };
+            register::register(&request, &store::Store::open(&args.store.store, rt)?)
         }
         Command::Legend(cmd) => match cmd {
             LegendCommand::Put { name, file, store } => {

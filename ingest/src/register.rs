@@ -18,7 +18,6 @@ use tilefn_raster::{Block, DataType, mercator};
 use tilefn_storage::{ObjectStoreObject, RangeRead};
 
 use crate::IngestError;
-use crate::cli::RegisterArgs;
 use crate::legend::load_legend;
 use crate::publish::{ParseLog, new_version, now_rfc3339, publish, read_manifest};
 use crate::stats::{BandAcc, Bucketing, tile_stats};
@@ -32,7 +31,18 @@ const MAX_STATS_TILES: usize = 64;
 /// Relative tolerance for "this resolution is zoom z's": GDAL writes the exact double.
 const RES_TOLERANCE: f64 = 1e-6;
 
-pub fn register(args: &RegisterArgs, store: &Store) -> Result<(), IngestError> {
+/// What `register` is asked to do.
+pub struct RegisterRequest {
+    /// A key of the store, or an http(s):// URL that answers range requests.
+    pub url: String,
+    pub layer: String,
+    pub name: Option<String>,
+    pub description: String,
+    pub datatype: Datatype,
+    pub legend: Option<std::path::PathBuf>,
+}
+
+pub fn register(args: &RegisterRequest, store: &Store) -> Result<(), IngestError> {
     validate_layer_id(&args.layer).map_err(|e| IngestError::Usage(e.to_string()))?;
     let legend = args.legend.as_deref().map(load_legend).transpose()?;
     let reader = store.reader(&args.url)?;
@@ -88,7 +98,7 @@ pub fn register(args: &RegisterArgs, store: &Store) -> Result<(), IngestError> {
     ];
     let (w, s) = mercator::mercator_to_lonlat(merc[0], merc[1]);
     let (e, n) = mercator::mercator_to_lonlat(merc[2], merc[3]);
-    let datatype: Datatype = args.datatype.into();
+    let datatype = args.datatype;
     let previous = read_manifest(store, &args.layer)?;
     let manifest = Manifest {
         format: MANIFEST_FORMAT.to_owned(),
