@@ -112,6 +112,26 @@ fn ingest_from_s3_and_http_sources() {
     let from_s3 = add_local(&s3_src, "from-s3", local.path(), &env);
     same_pyramid(&reference, &from_s3, "s3:// source");
 
+    // s3://bucket/prefix/: every .tif under it (sorted, other files skipped), as one layer.
+    std::fs::create_dir_all(server.bucket_dir().join("sources/more")).expect("mkdir");
+    std::fs::copy(&src, server.bucket_dir().join("sources/more/copy.tif")).expect("copy");
+    std::fs::write(
+        server.bucket_dir().join("sources/notes.txt"),
+        "not a raster",
+    )
+    .expect("txt");
+    let from_prefix = add_local("s3://bucket/sources/", "from-prefix", local.path(), &env);
+    assert_eq!(
+        from_prefix.source.count,
+        Some(2),
+        "two .tif under the prefix"
+    );
+    same_pyramid(&reference, &from_prefix, "s3:// prefix of two copies");
+    assert_eq!(
+        from_prefix.bands, reference.bands,
+        "a copy merged over itself keeps the statistics"
+    );
+
     // http:// source, with a server that honours Range.
     let port = serve_file(src.clone());
     let http_src = format!("http://127.0.0.1:{port}/{SOURCE}");
