@@ -13,7 +13,7 @@ use crate::options::LayerOptions;
 use crate::plan::LayerPlan;
 use crate::publish::ParseLog;
 use crate::store::Store;
-use crate::unit::{Outcome, run_unit};
+use crate::unit::{Outcome, SourcePool, run_unit};
 
 /// Plans, builds and publishes layer `options.layer` from `sources` (expanded, in order).
 pub fn add(
@@ -75,6 +75,7 @@ fn run_all(plan: &LayerPlan, store: &Store, quiet: bool) -> Result<(), IngestErr
     total.set_style(style(
         "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} units",
     ));
+    let pool = SourcePool::default();
     for stage in &plan.stages {
         stage.par_iter().try_for_each(|&n| {
             let bar = bars.add(ProgressBar::new(0));
@@ -82,7 +83,7 @@ fn run_all(plan: &LayerPlan, store: &Store, quiet: bool) -> Result<(), IngestErr
                 "  unit {prefix}: {bar:30} {pos}/{len} tiles, ETA {eta}",
             ));
             bar.set_prefix(n.to_string());
-            let outcome = run_unit(plan, n, store, &bar);
+            let outcome = run_unit(plan, n, store, &pool, &bar);
             bar.finish_and_clear();
             bars.remove(&bar);
             total.inc(1);

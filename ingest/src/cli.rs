@@ -11,7 +11,7 @@ use tilefn_cog::write::Compression;
 use crate::options::{LayerOptions, MergeMode, Snap};
 use crate::plan::LayerPlan;
 use crate::resample::Resampling;
-use crate::unit::{Outcome, run_unit};
+use crate::unit::{Outcome, SourcePool, run_unit};
 use crate::{IngestError, add, commands, commit, legend, register, sources, store};
 
 #[derive(Parser)]
@@ -371,7 +371,7 @@ fn run_one_unit(
     bar.set_style(add::style(
         "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} tiles, ETA {eta}",
     ));
-    let outcome = run_unit(&plan, n, &store, &bar)?;
+    let outcome = run_unit(&plan, n, &store, &SourcePool::default(), &bar)?;
     bar.finish_and_clear();
     let (r, verb) = match &outcome {
         Outcome::Built(r) => (r, "built"),

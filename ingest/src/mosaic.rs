@@ -116,11 +116,25 @@ impl<'a> Mosaic<'a> {
 
     /// The first valid pixel wins: sources are warped in order until the tile is full.
     fn first_valid(&self, t: TileCoord) -> Result<Option<Block>, IngestError> {
-        let mut out = self.empty();
-        let n = out.pixels();
+        let mut out: Option<Block> = None;
         let mut filled = 0;
         for input in self.inputs.iter().filter(|i| i.header.touches(t)) {
-            let Some(b) = input.warp(t)? else { continue };
+            let Some(mut b) = input.warp(t)? else {
+                continue;
+            };
+            let Some(out) = out.as_mut() else {
+                // The first block with data is taken as it is (most tiles have one source):
+                // its invalid pixels' values are never read (encoding writes the layer's fill,
+                // statistics and overviews look at valid pixels only).
+                b.dtype = self.grid.dtype;
+                filled = b.valid.iter().filter(|v| **v).count();
+                if filled == b.pixels() {
+                    return Ok(Some(b));
+                }
+                out = Some(b);
+                continue;
+            };
+            let n = out.pixels();
             for i in 0..n {
                 if out.valid[i] || !b.valid[i] {
                     continue;
@@ -135,7 +149,7 @@ impl<'a> Mosaic<'a> {
                 break;
             }
         }
-        Ok((filled > 0).then_some(out))
+        Ok(out.filter(|_| filled > 0))
     }
 
     /// Per band, the min, max or mean of the valid values of every source.

@@ -180,11 +180,17 @@ impl BandAcc {
         self.max = self.max.max(hi);
     }
 
-    pub fn merge(&mut self, o: BandAcc) {
+    pub fn merge(&mut self, mut o: BandAcc) {
         if o.count == 0 {
             return;
         }
         self.merge_moments(o.count, o.mean, o.m2, o.min, o.max);
+        // Pour the smaller map into the larger: a unit merges its tiles up the tile tree, and
+        // a parent would otherwise copy each child's map key by key. Counts add exactly, so
+        // the result does not depend on which way round.
+        if o.buckets.len() > self.buckets.len() {
+            std::mem::swap(&mut self.buckets, &mut o.buckets);
+        }
         for (k, c) in o.buckets {
             *self.buckets.entry(k).or_insert(0) += c;
         }
