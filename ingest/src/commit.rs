@@ -23,13 +23,18 @@ pub fn commit(plan: &LayerPlan, store: &Store, log: &ParseLog) -> Result<Manifes
     plan.log_to(log);
     let mut stats = vec![BandAcc::default(); plan.grid.bands];
     let mut objects = Vec::new();
+    // Statistics merge in tile order, not unit order: units are numbered by their work
+    // (heaviest first), which depends on how the sources are cut, while tile order gives a
+    // layer the same bits however its sources were split.
+    let mut finest: Vec<&UnitResult> = results.iter().filter(|r| r.stage == 0).collect();
+    finest.sort_by_key(|r| r.anchor);
+    for r in finest {
+        for (total, acc) in stats.iter_mut().zip(r.stats.iter().cloned()) {
+            total.merge(acc);
+        }
+    }
     for r in &results {
         log.extend(&r.log);
-        if r.stage == 0 {
-            for (total, acc) in stats.iter_mut().zip(r.stats.iter().cloned()) {
-                total.merge(acc);
-            }
-        }
         if let Some(o) = &r.object {
             objects.push(current(store, o)?);
         }
