@@ -123,9 +123,9 @@ pub struct SourceArgs {
     pub list: Option<PathBuf>,
 }
 
-/// What the layer should be.
+/// Who the layer is: shared by `add`, `plan` and `register`.
 #[derive(clap::Args)]
-pub struct LayerArgs {
+pub struct LayerMetaArgs {
     #[arg(long)]
     pub layer: String,
     #[arg(long)]
@@ -134,6 +134,16 @@ pub struct LayerArgs {
     pub description: String,
     #[arg(long, value_enum, default_value = "continuous")]
     pub datatype: DatatypeArg,
+    /// The layer's default legend (django-raster legend JSON), stored in the manifest.
+    #[arg(long)]
+    pub legend: Option<PathBuf>,
+}
+
+/// What the layer should be.
+#[derive(clap::Args)]
+pub struct LayerArgs {
+    #[command(flatten)]
+    pub meta: LayerMetaArgs,
     /// Override every source's nodata value ("nan" accepted).
     #[arg(long, allow_hyphen_values = true)]
     pub nodata: Option<String>,
@@ -155,9 +165,6 @@ pub struct LayerArgs {
     /// per band the min, max or mean of the valid values.
     #[arg(long, value_enum, default_value = "first")]
     pub merge: MergeMode,
-    /// The layer's default legend (django-raster legend JSON), stored in the manifest.
-    #[arg(long)]
-    pub legend: Option<PathBuf>,
     /// Tile compression. ZSTD (libzstd, GDAL's default level 9) by default; floating-point
     /// layers are written for fast decoding (raw literals, longer matches: 1-2% larger on
     /// real DEMs, decoded about twice as fast), which is what every tile request pays.
@@ -169,10 +176,10 @@ pub struct LayerArgs {
 impl LayerArgs {
     fn options(&self) -> Result<LayerOptions, IngestError> {
         Ok(LayerOptions {
-            layer: self.layer.clone(),
-            name: self.name.clone(),
-            description: self.description.clone(),
-            datatype: self.datatype.into(),
+            layer: self.meta.layer.clone(),
+            name: self.meta.name.clone(),
+            description: self.meta.description.clone(),
+            datatype: self.meta.datatype.into(),
             nodata: self.nodata.as_deref().map(parse_nodata).transpose()?,
             srid: self.srid,
             max_zoom: self.max_zoom,
@@ -182,6 +189,7 @@ impl LayerArgs {
             compression: self.compress.into(),
             merge: self.merge,
             legend: self
+                .meta
                 .legend
                 .as_deref()
                 .map(legend::load_legend)
@@ -230,19 +238,10 @@ pub struct RegisterArgs {
     /// A key of the store (upload the file there first) or an http(s):// URL that answers
     /// range requests.
     pub url: String,
-    #[arg(long)]
-    pub layer: String,
+    #[command(flatten)]
+    pub meta: LayerMetaArgs,
     #[command(flatten)]
     pub store: StoreArg,
-    #[arg(long)]
-    pub name: Option<String>,
-    #[arg(long, default_value = "")]
-    pub description: String,
-    #[arg(long, value_enum, default_value = "continuous")]
-    pub datatype: DatatypeArg,
-    /// The layer's default legend (django-raster legend JSON), stored in the manifest.
-    #[arg(long)]
-    pub legend: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -316,11 +315,11 @@ fn run(cli: Cli) -> Result<(), IngestError> {
         Command::Register(args) => {
             let request = register::RegisterRequest {
                 url: args.url,
-                layer: args.layer,
-                name: args.name,
-                description: args.description,
-                datatype: args.datatype.into(),
-                legend: args.legend,
+                layer: args.meta.layer,
+                name: args.meta.name,
+                description: args.meta.description,
+                datatype: args.meta.datatype.into(),
+                legend: args.meta.legend,
             };
             register::register(&request, &store::Store::open(&args.store.store, rt)?)
         }
