@@ -4,7 +4,9 @@
 use std::cell::OnceCell;
 use std::rc::Rc;
 
-use tilefn_tiler::{Config, Request as TileRequest, Response as TileResponse, Service};
+use tilefn_tiler::{
+    Config, MAX_BODY_BYTES, Request as TileRequest, Response as TileResponse, Service,
+};
 use worker::{Cache, Context, Date, Env, Headers, Request, Response, Result, Url, event};
 
 use crate::objects;
@@ -50,7 +52,7 @@ fn config(env: &Env) -> Config {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     let url = req.url()?;
     if url.path().starts_with("/__test/") && test_routes::enabled(&env) {
         return test_routes::handle(&url, &env).await;
@@ -67,8 +69,24 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         )
         .await;
     }
+    let method = req.inner().method();
+    let body = if method.eq_ignore_ascii_case("POST") {
+        let declared = req.headers().get("content-length")?;
+        let declared: usize = declared.and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+        if declared > MAX_BODY_BYTES {
+            // Refused before reading a byte of it.
+            return match service(&env) {
+                Ok(service) => to_worker(&service.body_too_large()),
+                Err(_) => Response::error("{\"error\":\"the tile store is not configured\"}", 500),
+            };
+        }
+        req.bytes().await?
+    } else {
+        Vec::new()
+    };
     let tile_req = TileRequest {
-        method: req.inner().method(),
+        body,
+        method,
         path: url.path().to_owned(),
         query: url.query().unwrap_or_default().to_owned(),
         if_none_match: req.headers().get("if-none-match")?,

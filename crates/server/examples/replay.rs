@@ -60,6 +60,7 @@ fn main() -> ExitCode {
                 if_none_match: None,
                 now_ms: 0.0,
                 origin: None,
+                body: Vec::new(),
             }
         })
         .collect();

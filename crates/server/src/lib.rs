@@ -23,7 +23,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use tilefn_storage::{ObjectStoreBucket, StorageError};
-use tilefn_tiler::{Config, Request, Service};
+use tilefn_tiler::{Config, MAX_BODY_BYTES, Request, Service};
 use tokio::net::TcpListener;
 
 /// What `tilefn-serve` is asked to do.
@@ -36,7 +36,16 @@ pub struct ServerOptions {
 }
 
 /// Paths the tile service answers; with `--www`, everything else is a static file.
-const SERVICE_PREFIXES: [&str; 5] = ["/tiles/", "/layers", "/legends/", "/health", "/colormaps"];
+const SERVICE_PREFIXES: [&str; 8] = [
+    "/tiles/",
+    "/layers",
+    "/legends/",
+    "/health",
+    "/colormaps",
+    "/algebra/",
+    "/pixel/",
+    "/statistics",
+];
 
 struct AppState {
     service: Service<ObjectStoreBucket>,
@@ -78,6 +87,7 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Body,
 ) -> Response {
     let path = uri.path();
     if let Some(www) = &state.www
@@ -92,7 +102,12 @@ async fn handle(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
+    // One byte over the limit is enough for the service to refuse it with its JSON error.
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES + 1).await else {
+        return to_axum(state.service.body_too_large());
+    };
     let request = Request {
+        body: body.to_vec(),
         method: method.as_str().to_owned(),
         path: path.to_owned(),
         query: uri.query().unwrap_or_default().to_owned(),
@@ -100,7 +115,10 @@ async fn handle(
         now_ms: now_ms(),
         origin: text(header::HOST).map(|host| format!("http://{host}")),
     };
-    let reply = state.service.handle(&request).await;
+    to_axum(state.service.handle(&request).await)
+}
+
+fn to_axum(reply: tilefn_tiler::Response) -> Response {
     let mut response = Response::new(Body::from(reply.body));
     *response.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -117,7 +117,7 @@ fn bound_band<'a>(q: &AlgebraQuery, block: &'a Block, b: &Binding) -> &'a [f64] 
 }
 
 /// Binding mistakes are caught while parsing; reaching one here is a bug, reported as 400.
-fn eval_error(err: EvalError) -> TileError {
+pub(crate) fn eval_error(err: EvalError) -> TileError {
     TileError::bad("formula", err.to_string())
 }
 

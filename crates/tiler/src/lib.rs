@@ -11,6 +11,7 @@
 //! - `query`: the `/algebra` and `/pixel` query (`layers=`, `formula=`, ...).
 //! - `algebra`: the `/algebra` and `/pixel` handlers (formulas and RGB over bound layers).
 //! - `overview`: whole-layer reductions and default stretches of formulas.
+//! - `zonal`: `/statistics`: polygons to tiles at a chosen zoom, value summaries per band.
 //! - `error`: [`TileError`] and the one error → status table.
 
 mod algebra;
@@ -26,6 +27,7 @@ mod query;
 mod read;
 mod route;
 mod service;
+mod zonal;
 mod zoom;
 
 #[cfg(any(test, feature = "testkit"))]
@@ -37,6 +39,7 @@ pub use error::TileError;
 pub use query::{AlgebraQuery, Binding, Mode, PixelRequest};
 pub use route::{AlgebraRequest, Format, Route, StyleQuery, TileRequest};
 pub use service::Service;
+pub use zonal::{MAX_STATS_TILES, MAX_STATS_VALUES, StatsRequest, StatsTarget};
 
 /// How the service behaves; the host (Worker, native server) builds it once.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,7 +82,13 @@ pub struct Request {
     /// `scheme://host[:port]` the client used, for absolute URLs in TileJSON and layer
     /// listings. `None` gives root-relative URLs (`/tiles/...`).
     pub origin: Option<String>,
+    /// The body of a `POST` (a GeoJSON polygon for `/statistics` and `/export`); hosts stop
+    /// reading past [`MAX_BODY_BYTES`] + 1 bytes, and the service refuses more than that.
+    pub body: Vec<u8>,
 }
+
+/// Largest request body accepted (a 100,000-vertex polygon as GeoJSON fits).
+pub const MAX_BODY_BYTES: usize = 8 << 20;
 
 /// One HTTP response. Header names are lower case.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -237,7 +237,7 @@ fn band_index(s: &str) -> Result<usize, TileError> {
 }
 
 /// A flag parameter: present (empty), `true`/`1`, or `false`/`0`.
-fn flag(param: &'static str, value: &str) -> Result<bool, TileError> {
+pub(crate) fn flag(param: &'static str, value: &str) -> Result<bool, TileError> {
     match value.to_ascii_lowercase().as_str() {
         "" | "1" | "true" | "yes" => Ok(true),
         "0" | "false" | "no" => Ok(false),

@@ -10,6 +10,7 @@ use tilefn_render::{Enhancement, MAX_ENHANCE_FACTOR};
 
 use crate::TileError;
 use crate::query::{AlgebraQuery, PixelRequest, QueryKind, algebra_query, pixel_point};
+use crate::zonal::{StatsRequest, stats_request};
 
 /// Longest query string accepted (a URL-encoded colormap fits comfortably).
 pub const MAX_QUERY_BYTES: usize = 16 * 1024;
@@ -42,6 +43,9 @@ pub enum Route {
     Algebra(AlgebraRequest),
     /// `GET /pixel/{x}/{y}?layers=...&formula=...`: one value of a formula.
     Pixel(PixelRequest),
+    /// `GET|POST /statistics/{layer}` and `/statistics?layers=...&formula=...`: summaries of
+    /// the pixels inside polygons (or of the whole layer).
+    Statistics(StatsRequest),
 }
 
 /// One `/algebra` tile, parsed.
@@ -169,8 +173,28 @@ impl StyleQuery {
     }
 }
 
-/// Parses a request's path (percent-encoded) and query string.
-pub fn parse(path: &str, query: &str) -> Result<Route, TileError> {
+/// Parses a request: `post` for `POST`, whose `body` only the routes that take one read
+/// (any other route answers a POST with 405).
+pub fn parse_request(post: bool, path: &str, query: &str, body: &[u8]) -> Result<Route, TileError> {
+    let body = post.then_some(body);
+    check_lengths(path, query)?;
+    let segments = decoded_segments(path);
+    if segments.first().is_some_and(|s| s == "statistics") {
+        return match segments.as_slice() {
+            [_] => stats_request(None, query, body),
+            [_, id] if id.is_empty() => stats_request(None, query, body),
+            [_, id] => stats_request(Some(layer_id(id)?), query, body),
+            _ => Err(TileError::NotFound(format!("no route for {path}"))),
+        }
+        .map(Route::Statistics);
+    }
+    if post {
+        return Err(TileError::MethodNotAllowed("POST".to_owned()));
+    }
+    parse(path, query)
+}
+
+fn check_lengths(path: &str, query: &str) -> Result<(), TileError> {
     if path.len() > MAX_PATH_BYTES {
         return Err(TileError::bad(
             "path",
@@ -183,11 +207,20 @@ pub fn parse(path: &str, query: &str) -> Result<Route, TileError> {
             format!("longer than {MAX_QUERY_BYTES} bytes"),
         ));
     }
-    let segments: Vec<String> = path
-        .trim_start_matches('/')
+    Ok(())
+}
+
+fn decoded_segments(path: &str) -> Vec<String> {
+    path.trim_start_matches('/')
         .split('/')
         .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
-        .collect();
+        .collect()
+}
+
+/// Parses a GET request's path (percent-encoded) and query string.
+pub fn parse(path: &str, query: &str) -> Result<Route, TileError> {
+    check_lengths(path, query)?;
+    let segments = decoded_segments(path);
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     let not_found = || TileError::NotFound(format!("no route for {path}"));
     match segs.as_slice() {

@@ -133,8 +133,9 @@ impl<B: Bucket> Service<B> {
         let method = req.method.to_ascii_uppercase();
         let mut response = match method.as_str() {
             "OPTIONS" => self.preflight(),
-            "GET" | "HEAD" => {
-                let result = match route::parse(&req.path, &req.query) {
+            "GET" | "HEAD" | "POST" => {
+                let post = method == "POST";
+                let result = match route::parse_request(post, &req.path, &req.query, &req.body) {
                     Ok(route) => self.dispatch(&route, req).await,
                     Err(err) => Err(err),
                 };
@@ -146,7 +147,7 @@ impl<B: Bucket> Service<B> {
             _ => {
                 let mut r = self.error(&TileError::MethodNotAllowed(method.clone()), req);
                 r.headers
-                    .push(("allow".to_owned(), "GET, HEAD, OPTIONS".to_owned()));
+                    .push(("allow".to_owned(), "GET, HEAD, POST, OPTIONS".to_owned()));
                 r
             }
         };
@@ -217,6 +218,7 @@ impl<B: Bucket> Service<B> {
             Route::TileJson(id, style) => self.tilejson(id, style, req).await,
             Route::Algebra(a) => self.algebra(a, req).await,
             Route::Pixel(p) => self.pixel(p, req).await,
+            Route::Statistics(s) => self.statistics(s, req).await,
         }
     }
 
@@ -326,10 +328,25 @@ impl<B: Bucket> Service<B> {
         }
     }
 
+    /// The answer to a request whose body is larger than [`crate::MAX_BODY_BYTES`], for
+    /// hosts that stop reading it early (so it never reaches [`Service::handle`]).
+    pub fn body_too_large(&self) -> Response {
+        let err = TileError::bad(
+            "body",
+            format!("longer than {} bytes (size limit)", crate::MAX_BODY_BYTES),
+        );
+        let mut response = self.error(&err, &Request::default());
+        response.headers.push((
+            "access-control-allow-origin".to_owned(),
+            self.config.cors_origin.clone(),
+        ));
+        response
+    }
+
     fn preflight(&self) -> Response {
         let headers = [
             ("cache-control", "public, max-age=86400"),
-            ("access-control-allow-methods", "GET, HEAD, OPTIONS"),
+            ("access-control-allow-methods", "GET, HEAD, POST, OPTIONS"),
             (
                 "access-control-allow-headers",
                 "If-None-Match, Content-Type",

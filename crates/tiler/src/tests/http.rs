@@ -79,7 +79,7 @@ async fn methods_head_and_preflight() -> TestResult {
     assert_eq!(r.status, 204);
     assert_eq!(
         r.header("access-control-allow-methods"),
-        Some("GET, HEAD, OPTIONS")
+        Some("GET, HEAD, POST, OPTIONS")
     );
     assert_eq!(r.header("access-control-allow-origin"), Some("*"));
 
@@ -89,7 +89,13 @@ async fn methods_head_and_preflight() -> TestResult {
     };
     let r = svc.handle(&post).await;
     assert_eq!(r.status, 405);
-    assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"));
+    let put = Request {
+        method: "PUT".into(),
+        ..get("/tiles/f/5/18/13.png")
+    };
+    let r = svc.handle(&put).await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
     Ok(())
 }
 

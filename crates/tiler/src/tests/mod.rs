@@ -3,6 +3,7 @@
 mod algebra;
 mod budget;
 mod http;
+mod statistics;
 mod tiles;
 
 use tilefn_cog::read::{Limits, decode_tile, parse_file};
