@@ -79,6 +79,28 @@ enum Command {
     /// Serve an existing web-optimized COG (a key in the store, or an http(s) URL) as layer
     /// ID without re-ingesting it: writes only a manifest.
     Register(RegisterArgs),
+    /// Polygonal summaries: the statistics of LAYER inside each feature of FEATURES (a
+    /// GeoJSON file, EPSG:4326), as the tile service's /statistics gives them, into OUT
+    /// (`.csv`: a row per feature and band; `.geojson`: the features with a `statistics`
+    /// property).
+    Stats {
+        layer: String,
+        #[arg(long)]
+        features: std::path::PathBuf,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Measure every feature at this zoom (default: the deepest within the budget).
+        #[arg(long)]
+        zoom: Option<u8>,
+        /// Value counts and class areas for any layer (always there for categorical ones).
+        #[arg(long)]
+        categorical: bool,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+        #[command(flatten)]
+        store: StoreArg,
+    },
     /// Named legends for `?legend=NAME` (stored as legends/NAME.json).
     #[command(subcommand)]
     Legend(LegendCommand),
@@ -312,6 +334,26 @@ fn run(cli: Cli) -> Result<(), IngestError> {
         Command::Remove { id, store } => {
             commands::remove(&store::Store::open(&store.store, rt)?, &id)
         }
+        Command::Stats {
+            layer,
+            features,
+            out,
+            zoom,
+            categorical,
+            quiet,
+            store,
+        } => crate::zonal::run(
+            &crate::zonal::ZonalJob {
+                store: &store.store,
+                layer: &layer,
+                features: &features,
+                zoom,
+                categorical,
+                out: &out,
+                quiet,
+            },
+            &rt,
+        ),
         Command::Register(args) => {
             let request = register::RegisterRequest {
                 url: args.url,

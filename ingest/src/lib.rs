@@ -23,6 +23,7 @@ pub mod stats;
 pub mod store;
 pub mod unit;
 pub mod warp;
+pub mod zonal;
 
 /// Everything that can stop a command, sorted by who can fix it: usage errors exit 2, the
 /// rest 1. Each prints as one line.

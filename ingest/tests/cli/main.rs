@@ -16,6 +16,7 @@
 //!   http:// sources.
 //! - `units`:  bad sources among good ones fail naming the file; plan/run-unit/commit by hand
 //!   (commit and stage order refused naming units, run twice, run concurrently).
+//! - `zonal`:  `stats`: polygonal summaries of a collection into CSV and GeoJSON.
 //! - `spark`:  the Spark driver (ingest/spark) in local mode against s3s-fs, a unit killed and
 //!   retried; equals `add` byte for byte (needs scripts/spark-env.sh).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -31,3 +32,4 @@ mod s3;
 mod spark;
 mod units;
 mod util;
+mod zonal;
