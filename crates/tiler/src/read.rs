@@ -5,6 +5,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures_util::future::try_join_all;
 use tilefn_cog::layout::cog_key;
 use tilefn_cog::read::{HeaderParse, Limits, Tiff, decode_tile, parse_header};
@@ -143,6 +144,47 @@ impl<B: Bucket> Service<B> {
         t: TileCoord,
         bands: BandMask,
     ) -> Result<Option<Block>, TileError> {
+        let Some((object, located)) = self.locate(layer, t).await? else {
+            return Ok(None);
+        };
+        let mut fetched = fetch(object.as_ref(), vec![located]).await?;
+        match fetched.pop() {
+            Some(f) => decode_fetched(layer, &f, bands),
+            None => Ok(None),
+        }
+    }
+
+    /// Stored tiles `tiles` (all at one stored zoom) with one coalesced read per COG: what
+    /// a polygon's statistics read. Undecoded, so a caller can decode and drop one tile at a
+    /// time. Tiles without data (outside every COG, sparse) are left out.
+    pub(crate) async fn fetch_stored(
+        &self,
+        layer: &Layer,
+        tiles: &[TileCoord],
+    ) -> Result<Vec<FetchedTile>, TileError> {
+        let mut groups: Vec<(String, Arc<dyn RangeRead>, Vec<Located>)> = Vec::new();
+        for t in tiles {
+            let Some((object, located)) = self.locate(layer, *t).await? else {
+                continue;
+            };
+            match groups.iter_mut().find(|g| g.0 == located.key) {
+                Some(group) => group.2.push(located),
+                None => groups.push((located.key.clone(), object, vec![located])),
+            }
+        }
+        let reads = groups
+            .into_iter()
+            .map(|(_, object, located)| async move { fetch(object.as_ref(), located).await });
+        Ok(try_join_all(reads).await?.into_iter().flatten().collect())
+    }
+
+    /// Where tile `t`'s bytes are: the COG's header (cached) and the tile's byte ranges;
+    /// `None` when no object holds the tile or it is sparse.
+    async fn locate(
+        &self,
+        layer: &Layer,
+        t: TileCoord,
+    ) -> Result<Option<(Arc<dyn RangeRead>, Located)>, TileError> {
         let Some(place) = layer.place(t) else {
             return Ok(None);
         };
@@ -193,32 +235,19 @@ impl<B: Bucket> Service<B> {
                         place.key
                     )));
                 }
-                Some((mask_ifd, mask_range))
+                Some(mask_range)
             }
             false => None,
         };
-        let (bytes, mask_bytes) = match &mask {
-            None => (object.read_range(range).await?, None),
-            Some((_, mask_range)) => {
-                // Ingest (and GDAL's COG driver) put a mask tile right behind its image tile,
-                // so this is one read.
-                let mut both = Coalescing::new(object.as_ref())
-                    .read_ranges(&[range, mask_range.clone()])
-                    .await?
-                    .into_iter();
-                match (both.next(), both.next()) {
-                    (Some(image), Some(mask)) => (image, Some(mask)),
-                    _ => return Err(TileError::Corrupt(format!("{}: short read", place.key))),
-                }
-            }
+        let located = Located {
+            tile: t,
+            key: place.key,
+            ifd: place.ifd,
+            tiff,
+            range,
+            mask,
         };
-        let raw = decode_tile(&tiff, ifd, &bytes, &limits)?;
-        let mask_raw = match (&mask, &mask_bytes) {
-            (Some((mask_ifd, _)), Some(b)) => Some(decode_tile(&tiff, mask_ifd, b, &limits)?),
-            _ => None,
-        };
-        let block = to_block(&layer.manifest, ifd, &raw, bands, mask_raw.as_deref())?;
-        Ok(block.any_valid().then_some(block))
+        Ok(Some((object, located)))
     }
 
     /// The parsed header of the object at `place`: cached, else one exact read of
@@ -267,4 +296,79 @@ impl<B: Bucket> Service<B> {
             }
         }
     }
+}
+
+/// A stored tile's place in its COG: the parsed header, the image IFD (a mask IFD follows
+/// it when the layer has masks) and the byte ranges.
+pub(crate) struct Located {
+    pub tile: TileCoord,
+    key: String,
+    ifd: usize,
+    tiff: Arc<Tiff>,
+    range: Range<u64>,
+    mask: Option<Range<u64>>,
+}
+
+/// A located tile's bytes, not yet decoded.
+pub(crate) struct FetchedTile {
+    pub located: Located,
+    bytes: Bytes,
+    mask_bytes: Option<Bytes>,
+}
+
+/// The bytes of `located` tiles of one object, in one coalesced read: ingest (and GDAL's
+/// COG driver) put a mask tile right behind its image tile, and a row of tiles is contiguous.
+async fn fetch(
+    object: &dyn RangeRead,
+    located: Vec<Located>,
+) -> Result<Vec<FetchedTile>, TileError> {
+    let mut ranges = Vec::with_capacity(located.len() * 2);
+    for l in &located {
+        ranges.push(l.range.clone());
+        if let Some(m) = &l.mask {
+            ranges.push(m.clone());
+        }
+    }
+    let mut bytes = Coalescing::new(object)
+        .read_ranges(&ranges)
+        .await?
+        .into_iter();
+    let mut out = Vec::with_capacity(located.len());
+    for l in located {
+        let short = || TileError::Corrupt(format!("{}: short read", l.key));
+        let image = bytes.next().ok_or_else(short)?;
+        let mask_bytes = match l.mask {
+            Some(_) => Some(bytes.next().ok_or_else(short)?),
+            None => None,
+        };
+        out.push(FetchedTile {
+            located: l,
+            bytes: image,
+            mask_bytes,
+        });
+    }
+    Ok(out)
+}
+
+/// Decodes a fetched tile into a block of the bands in `bands`; `None` when nothing in it is
+/// valid.
+pub(crate) fn decode_fetched(
+    layer: &Layer,
+    f: &FetchedTile,
+    bands: BandMask,
+) -> Result<Option<Block>, TileError> {
+    let l = &f.located;
+    let limits = Limits::default();
+    let ifd = l
+        .tiff
+        .ifds
+        .get(l.ifd)
+        .ok_or_else(|| TileError::Corrupt(format!("{} has no IFD {}", l.key, l.ifd)))?;
+    let raw = decode_tile(&l.tiff, ifd, &f.bytes, &limits)?;
+    let mask_raw = match (&f.mask_bytes, l.tiff.ifds.get(l.ifd + 1)) {
+        (Some(b), Some(mask_ifd)) => Some(decode_tile(&l.tiff, mask_ifd, b, &limits)?),
+        _ => None,
+    };
+    let block = to_block(&layer.manifest, ifd, &raw, bands, mask_raw.as_deref())?;
+    Ok(block.any_valid().then_some(block))
 }

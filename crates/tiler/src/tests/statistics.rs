@@ -175,7 +175,11 @@ async fn figures_match_a_brute_force_count() -> TestResult {
         .map(|r| r.iter().map(|p| to_mercator(*p)).collect())
         .collect();
     let body = serde_json::json!({"type": "Polygon", "coordinates": coords}).to_string();
+    svc.bucket().reset();
     let r = svc.handle(&post("/statistics/f?crs=3857", &body)).await;
+    // Manifest and header cached: the tiles (all in one COG) are one coalesced read.
+    let tally = svc.bucket().tally();
+    assert_eq!((tally.gets, tally.reads), (0, 1), "{tally:?}");
     let posted = json(&r)?;
     assert_eq!(posted["bands"][0]["count"], b["count"]);
     assert_eq!(posted["bands"][0]["sum"], b["sum"]);

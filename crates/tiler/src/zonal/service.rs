@@ -17,14 +17,18 @@ use crate::convert::BandMask;
 use crate::etag;
 use crate::layer::Layer;
 use crate::query::{AlgebraQuery, Mode};
+use crate::read::decode_fetched;
 use crate::service::{Caching, Reply};
 use crate::zonal::plan::Plan;
 use crate::{Request, Service, TileError};
 
 const TS: usize = TILE_SIZE as usize;
-/// Tile reads in flight at once: enough to hide storage latency, few enough that decoded
-/// tiles waiting to be folded stay a few MiB.
-const READS_IN_FLIGHT: usize = 8;
+/// Tiles per coalesced read of a layer's statistics: a row of a field's tiles is one range.
+const TILES_PER_READ: usize = 16;
+/// Batches in flight at once: storage latency hidden, compressed bytes waiting bounded.
+const BATCHES_IN_FLIGHT: usize = 2;
+/// Tiles of a formula's layers read at once (each a read per bound layer).
+const FORMULA_READS_IN_FLIGHT: usize = 4;
 
 /// Per feature, per band.
 type Summaries = Vec<Vec<BandSummary>>;
@@ -118,17 +122,25 @@ impl<B: Bucket> Service<B> {
             plan(input, &extent, s.zoom)?
         };
         let mut sums = new_summaries(input, bands, wanted.classes);
-        let tiles = plan.tiles.clone();
-        let mut reads = stream::iter(tiles.into_iter().map(|t| async move {
-            let block = self.read_tile(layer, t, BandMask::ALL).await?;
-            Ok::<_, TileError>((t, block))
-        }))
-        .buffered(READS_IN_FLIGHT);
-        while let Some(read) = reads.next().await {
-            let (t, block) = read?;
-            if let Some(block) = block {
-                let columns: Vec<&[f64]> = (0..block.bands).map(|b| block.band(b)).collect();
-                fold(&plan, t, &columns, &block.valid, &mut sums);
+        // Tiles in row order, a batch at a time: each batch is one coalesced read per COG it
+        // touches, decoded and folded one tile at a time.
+        let batches: Vec<Vec<TileCoord>> = plan
+            .tiles
+            .chunks(TILES_PER_READ)
+            .map(<[_]>::to_vec)
+            .collect();
+        let mut reads = stream::iter(
+            batches
+                .into_iter()
+                .map(|batch| async move { self.fetch_stored(layer, &batch).await }),
+        )
+        .buffered(BATCHES_IN_FLIGHT);
+        while let Some(fetched) = reads.next().await {
+            for tile in fetched? {
+                if let Some(block) = decode_fetched(layer, &tile, BandMask::ALL)? {
+                    let columns: Vec<&[f64]> = (0..block.bands).map(|b| block.band(b)).collect();
+                    fold(&plan, tile.located.tile, &columns, &block.valid, &mut sums);
+                }
             }
         }
         Ok(answer(input, &plan, max_zoom, sums, wanted))
@@ -165,7 +177,7 @@ impl<B: Bucket> Service<B> {
             let blocks = self.read_layers(layers, q, t).await?;
             Ok::<_, TileError>((t, blocks))
         }))
-        .buffered(READS_IN_FLIGHT / 2);
+        .buffered(FORMULA_READS_IN_FLIGHT);
         while let Some(read) = reads.next().await {
             let (t, blocks) = read?;
             if blocks.values().all(Option::is_none) {
