@@ -6,7 +6,11 @@ import { defaultState, stateFromHash, stateToHash } from "./lib/state.js";
 import { algebraTilePath, layerTilePath, pixelPath, shareSnippets } from "./lib/urls.js";
 import { loadWasm, registerProtocol, serviceFetch, stats, PROTOCOL } from "./lib/browser.js";
 import { checkFormula, renderMirror } from "./lib/formula.js";
-import { renderLegend } from "./lib/legend.js";
+import { legendLookup, renderLegend } from "./lib/legend.js";
+import {
+  addDrawLayers, fileFeatureAt, geometryBounds, polygonFeatures, raiseDrawLayers, showFile, showPolygon, startDrawing,
+} from "./lib/draw.js";
+import { errorOf, exportPath, renderAnswer, renderError, statisticsPath } from "./lib/stats.js";
 
 const $ = (id) => document.getElementById(id);
 const maplibregl = window.maplibregl;
@@ -17,6 +21,8 @@ let layers = []; // /layers summaries
 const layerInfo = new Map(); // id -> /layers/{id} document
 let wasmReady = false;
 let lastCheck = null; // the editor's latest check result
+let drawing = null; // the draw mode while a polygon is being drawn
+let fileFeatures = []; // the polygons of a dropped GeoJSON file
 
 window.tilefnStats = stats;
 // For the tests and the console: the map, the state and the lazily loaded wasm.
@@ -54,7 +60,10 @@ function saveHash() {
   state.view = { lng: c.lng, lat: c.lat, zoom: map.getZoom() };
   history.replaceState(null, "", stateToHash(state));
 }
-map.on("moveend", saveHash);
+map.on("moveend", () => {
+  saveHash();
+  updateExportLink();
+});
 
 // --- map sources ---
 
@@ -96,7 +105,10 @@ function syncMap() {
     if (map.getSource("algebra")) map.removeSource("algebra");
     $("algebra-status").textContent = "";
   }
+  raiseDrawLayers(map);
   updateShare();
+  updateExportLink();
+  refreshStats();
   updateLegends();
   saveHash();
 }
@@ -306,11 +318,21 @@ function updateShare() {
 
 // --- click to identify ---
 
+/** What identify and statistics measure: the applied formula, else the active layer. */
+function measuredTarget() {
+  return state.algebra?.kind === "formula"
+    ? { formula: state.algebra.formula, bindings: state.algebra.bindings }
+    : { layer: state.layer };
+}
+
 map.on("click", async (e) => {
-  const target =
-    state.algebra?.kind === "formula"
-      ? { formula: state.algebra.formula, bindings: state.algebra.bindings }
-      : { layer: state.layer };
+  if (drawing) return; // the draw mode takes the click
+  const picked = fileFeatureAt(map, e.point);
+  if (picked >= 0) {
+    selectPolygon(fileFeatures[picked].geometry);
+    return;
+  }
+  const target = measuredTarget();
   const path = pixelPath(e.lngLat, target);
   const popup = new maplibregl.Popup({ className: "pixel-popup" }).setLngLat(e.lngLat);
   const box = document.createElement("div");
@@ -331,9 +353,250 @@ map.on("click", async (e) => {
   popup.setDOMContent(box).addTo(map);
 });
 
+// --- statistics and export of a polygon ---
+
+const statsBox = () => $("stats-result");
+let statsSeq = 0;
+let lastStats = null; // {key, status, body} of the latest answer
+
+function showStatsPanel(show) {
+  $("stats-panel").hidden = !show;
+}
+
+function setStatsState(s) {
+  statsBox().dataset.state = s;
+}
+
+function selectPolygon(geometry) {
+  state.polygon = geometry;
+  showPolygon(map, geometry);
+  saveHash();
+  refreshStats(true);
+}
+
+function toggleDrawing() {
+  if (drawing) {
+    drawing.stop(true);
+    return;
+  }
+  $("stats-draw").textContent = "cancel drawing";
+  $("stats-hint").textContent =
+    "Click the vertices; double-click or click the first vertex to close; Escape cancels.";
+  const done = () => {
+    drawing = null;
+    $("stats-draw").textContent = "draw polygon";
+    $("stats-hint").textContent = "The statistics follow the active layer or the applied formula; draw again to replace the polygon.";
+  };
+  drawing = startDrawing(map, {
+    onDone: (geometry) => {
+      done();
+      selectPolygon(geometry);
+    },
+    onCancel: () => {
+      done();
+      showPolygon(map, state.polygon);
+    },
+  });
+}
+
+function clearPolygon() {
+  drawing?.stop(true);
+  state.polygon = null;
+  fileFeatures = [];
+  showFile(map, []);
+  showPolygon(map, null);
+  $("stats-file").value = "";
+  lastStats = null;
+  showStatsPanel(false);
+  saveHash();
+}
+
+function targetTitle(target) {
+  if (target.formula) return `${target.formula} (${target.bindings})`;
+  const l = layers.find((x) => x.id === target.layer);
+  return l ? `${l.name || l.id} (${l.id})` : target.layer;
+}
+
+/**
+ * Asks for the statistics of the polygon when what they depend on changed (polygon, layer
+ * or formula, zoom, mode), or re-draws the last answer when only the style did (the bars'
+ * colours). `force` asks again anyway.
+ */
+async function refreshStats(force = false) {
+  if (!state.polygon || !layers.length) {
+    showStatsPanel(false);
+    return;
+  }
+  const target = measuredTarget();
+  const path = statisticsPath(target, $("stats-zoom").value.trim());
+  const body = JSON.stringify(state.polygon);
+  const key = `${state.mode} ${path} ${body}`;
+  const seq = ++statsSeq;
+  showStatsPanel(true);
+  let answer = lastStats;
+  if (force || !answer || answer.key !== key) {
+    setStatsState("loading");
+    statsBox().replaceChildren(`measuring ${targetTitle(target)} …`);
+    try {
+      const r = await serviceFetch(state.mode, path, { method: "POST", body });
+      answer = { key, status: r.status, body: r.body };
+    } catch (err) {
+      answer = { key, status: 0, error: { code: "request failed", message: String(err?.message || err) } };
+    }
+    if (seq !== statsSeq) return; // a newer request won
+    lastStats = answer;
+  }
+  const box = statsBox();
+  const title = `${targetTitle(target)} · ${state.mode}`;
+  if (answer.status !== 200) {
+    renderError(box, answer.error || errorOf(answer.status, answer.body), title);
+    setStatsState("error");
+    return;
+  }
+  try {
+    const result = JSON.parse(new TextDecoder().decode(answer.body));
+    const info = target.layer ? layerInfo.get(target.layer) : undefined;
+    const needsLegend = (result.bands || []).some((b) => b.value_counts);
+    const legend = needsLegend
+      ? await legendLookup(info, state.style, state.mode)
+      : { colorOf: () => "#888", nameOf: () => undefined };
+    if (seq !== statsSeq) return;
+    renderAnswer(box, result, { title, maxZoom: info?.max_zoom, legend });
+    if (legend.note) {
+      const note = document.createElement("div");
+      note.className = "stats-note";
+      note.textContent = legend.note;
+      box.append(note);
+    }
+    setStatsState("done");
+  } catch (err) {
+    renderError(box, { code: "bad answer", message: String(err?.message || err) }, title);
+    setStatsState("error");
+  }
+}
+
+/** Saves `bytes` as a file called `name` (the browser's download). */
+function download(bytes, name, type) {
+  const url = URL.createObjectURL(new Blob([bytes], { type }));
+  const a = Object.assign(document.createElement("a"), { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/** Runs an export request and downloads its GeoTIFF, or shows its error in the panel. */
+async function runExport(path, init, name) {
+  const title = `export ${name}`;
+  try {
+    const r = await serviceFetch(state.mode, path, init);
+    if (r.status !== 200) {
+      showStatsPanel(true);
+      renderError(statsBox(), errorOf(r.status, r.body), title);
+      setStatsState("error");
+      return;
+    }
+    download(r.body, name, r.contentType || "image/tiff");
+    $("stats-hint").textContent = `downloaded ${name} (${r.body.length.toLocaleString("en-US")} bytes)`;
+  } catch (err) {
+    showStatsPanel(true);
+    renderError(statsBox(), { code: "request failed", message: String(err?.message || err) }, title);
+    setStatsState("error");
+  }
+}
+
+function withZoom(path) {
+  const zoom = $("stats-zoom").value.trim();
+  if (!zoom) return path;
+  return `${path}${path.includes("?") ? "&" : "?"}zoom=${encodeURIComponent(zoom)}`;
+}
+
+function exportPolygon() {
+  if (!state.polygon) {
+    showStatsPanel(true);
+    renderError(statsBox(), { code: "no polygon", message: "draw a polygon (or pick a feature of a dropped file) first" });
+    setStatsState("error");
+    return;
+  }
+  runExport(withZoom(exportPath(state.layer)), { method: "POST", body: JSON.stringify(state.polygon) },
+    `${state.layer}.tif`);
+}
+
+/** The view's box within the active layer's bounds (the GET export of what is on screen). */
+function viewBbox() {
+  const b = map.getBounds();
+  let box = [b.getWest(), Math.max(b.getSouth(), -85.05), b.getEast(), Math.min(b.getNorth(), 85.05)];
+  const l = layers.find((x) => x.id === state.layer);
+  if (l?.bounds) {
+    const [w, s, e, n] = l.bounds;
+    const cut = [Math.max(box[0], w), Math.max(box[1], s), Math.min(box[2], e), Math.min(box[3], n)];
+    if (cut[0] < cut[2] && cut[1] < cut[3]) box = cut;
+  }
+  return box;
+}
+
+function updateExportLink() {
+  if (!state.layer) return;
+  $("export-view").href = withZoom(exportPath(state.layer, viewBbox()));
+}
+
+async function loadGeoJsonFile(file) {
+  try {
+    const doc = JSON.parse(await file.text());
+    const features = polygonFeatures(doc);
+    if (!features.length) throw new Error("no Polygon or MultiPolygon in it");
+    fileFeatures = features;
+    showFile(map, features);
+    const all = features.map((f) => geometryBounds(f.geometry));
+    const bounds = [Math.min(...all.map((b) => b[0])), Math.min(...all.map((b) => b[1])),
+      Math.max(...all.map((b) => b[2])), Math.max(...all.map((b) => b[3]))];
+    map.fitBounds(bounds, { padding: 60, animate: false, maxZoom: 16 });
+    $("stats-hint").textContent = `${file.name}: ${features.length} polygon feature(s); click one for its statistics`;
+    if (features.length === 1) selectPolygon(features[0].geometry);
+  } catch (err) {
+    showStatsPanel(true);
+    renderError(statsBox(), { code: "bad file", message: `${file.name}: ${err?.message || err}` });
+    setStatsState("error");
+  }
+}
+
+function setupStatistics() {
+  addDrawLayers(map);
+  showPolygon(map, state.polygon);
+  $("stats-draw").addEventListener("click", toggleDrawing);
+  $("stats-clear").addEventListener("click", clearPolygon);
+  $("stats-close").addEventListener("click", () => showStatsPanel(false));
+  $("stats-zoom").addEventListener("change", () => {
+    updateExportLink();
+    refreshStats(true);
+  });
+  $("stats-export").addEventListener("click", exportPolygon);
+  $("export-view").addEventListener("click", (e) => {
+    e.preventDefault();
+    updateExportLink();
+    const href = $("export-view").getAttribute("href");
+    runExport(href, {}, `${state.layer}-view.tif`);
+  });
+  $("stats-file").addEventListener("change", () => {
+    const file = $("stats-file").files[0];
+    if (file) loadGeoJsonFile(file);
+  });
+  const container = map.getContainer();
+  container.addEventListener("dragover", (e) => {
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "copy";
+  });
+  container.addEventListener("drop", (e) => {
+    e.preventDefault();
+    const file = e.dataTransfer.files[0];
+    if (file) loadGeoJsonFile(file);
+  });
+}
+
 // --- start ---
 
 async function start() {
+  setupStatistics();
   buildEnhance();
   writeControls();
   for (const id of ["colormap-name", "colormap-reverse", "cont-on", "cont-from", "cont-over", "cont-to",

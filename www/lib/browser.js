@@ -54,14 +54,20 @@ export function registerProtocol(maplibregl, tiler, onRender) {
   });
 }
 
-/** A service request in either mode: `{status, contentType, body: Uint8Array}`. */
-export async function serviceFetch(mode, path) {
+/**
+ * A service request in either mode: `{status, contentType, body: Uint8Array}`. `init` may
+ * give `method` and `body` (a string or bytes) for POST routes (`/statistics`, `/export`).
+ */
+export async function serviceFetch(mode, path, init = {}) {
+  const method = init.method || "GET";
+  const body = typeof init.body === "string" ? new TextEncoder().encode(init.body) : init.body;
   if (mode === "browser") {
     const { tiler } = await loadWasm();
-    const r = await tiler.fetch(path);
+    const r = body === undefined ? await tiler.fetch(path) : await tiler.fetch(path, method, body);
     return { status: r.status, contentType: r.contentType, body: r.body };
   }
-  const res = await fetch(path);
+  const res = await fetch(path, body === undefined ? { method }
+    : { method, body, headers: { "content-type": "application/geo+json" } });
   return {
     status: res.status,
     contentType: res.headers.get("content-type") || "",

@@ -122,3 +122,86 @@ export async function renderLegend(el, info, style, mode) {
   title.textContent = "grey stretch";
   el.append(title, bar(["#000", "#fff"], ...range));
 }
+
+// --- the colour of one value, for the statistics panel's value-count bars ---
+
+const num = (v) => v !== "" && v !== null && v !== undefined && Number.isFinite(Number(v));
+
+/** django-raster's continuous ramp (crates/render/src/continuous.rs): from → [over →] to. */
+function ramp(from, over, to, lo, hi) {
+  const [a, b, c] = [from, over, to].map((x) => (x === undefined ? undefined : Array.isArray(x) ? x : hexToRgb(x)));
+  const lerp = (t, p, q) => p.map((v, i) => Math.trunc(v + (q[i] - v) * t));
+  return (v) => {
+    const t = Math.min(1, Math.max(0, (v - lo) / (hi - lo || 1)));
+    const rgb = !b ? lerp(t, a, c) : t < 0.5 ? lerp(t * 2, a, b) : lerp((t - 0.5) * 2, b, c);
+    return css(rgb);
+  };
+}
+
+/** The grey stretch of crates/render: `floor((v - lo) / (hi - lo) * 256)`, clamped. */
+function grey(lo, hi) {
+  return (v) => {
+    const g = Math.min(255, Math.max(0, Math.floor(((v - lo) / (hi - lo)) * 256))) || 0;
+    return `rgb(${g},${g},${g})`;
+  };
+}
+
+/** `{colorOf, nameOf}` of a legend / colormap JSON with numeric keys, or null. */
+function lookupFromSpec(spec, range) {
+  if (!spec || typeof spec !== "object") return null;
+  if ("continuous" in spec && !Array.isArray(spec.entries)) {
+    const [lo, hi] = Array.isArray(spec.range) ? spec.range : range;
+    if (!num(lo) || !num(hi)) return null;
+    return { colorOf: ramp(spec.from, spec.over, spec.to, Number(lo), Number(hi)), nameOf: () => undefined };
+  }
+  const entries = Array.isArray(spec) ? spec : Array.isArray(spec.entries) ? spec.entries
+    : Object.keys(spec).filter((k) => !["title", "description"].includes(k)).map((k) => ({ expression: k, color: spec[k] }));
+  // Later keys overwrite earlier ones, as in crates/render; keys that are formulas are not
+  // evaluated here (their values get the fallback colour).
+  const byValue = new Map();
+  for (const e of entries) {
+    const key = e.expression ?? e.key;
+    if (num(key)) byValue.set(Number(key), e);
+  }
+  if (!byValue.size) return null;
+  return {
+    colorOf: (v) => (byValue.has(v) ? css(byValue.get(v).color) : "#bbb"),
+    nameOf: (v) => byValue.get(v)?.name,
+  };
+}
+
+/**
+ * How the tiles of layer `info` colour each value under `style`: `{colorOf(v), nameOf(v),
+ * note}`, following renderLegend's order (continuous colormap, stored legend, named colormap,
+ * the layer's legend, the grey stretch). Named colormaps' tables live in the Rust renderer
+ * only: their bars are a neutral colour, and `note` says so.
+ */
+export async function legendLookup(info, style, mode) {
+  const range =
+    style.rescaleLo !== "" && style.rescaleHi !== "" ? [style.rescaleLo, style.rescaleHi] : defaultRange(info);
+  const [lo, hi] = range.map(Number);
+  const fallback = num(range[0]) && num(range[1])
+    ? { colorOf: grey(lo, hi), nameOf: () => undefined }
+    : { colorOf: () => "#888", nameOf: () => undefined };
+  if (style.continuous?.on) {
+    const c = style.continuous;
+    return { colorOf: ramp(c.from, c.useOver ? c.over : undefined, c.to, lo, hi), nameOf: () => undefined };
+  }
+  if (style.legend) {
+    const r = await serviceFetch(mode, `/legends/${encodeURIComponent(style.legend)}`);
+    if (r.status === 200) {
+      try {
+        const found = lookupFromSpec(JSON.parse(new TextDecoder().decode(r.body)), range);
+        if (found) return found;
+      } catch {
+        // an unreadable legend: the tiles say so themselves; bars fall back to grey
+      }
+    }
+    return fallback;
+  }
+  if (style.colormapName) {
+    return { colorOf: () => "#8a8f98", nameOf: () => undefined,
+      note: `bar colours: colormap ${style.colormapName} is drawn by the renderer only` };
+  }
+  return lookupFromSpec(info?.legend, range) || fallback;
+}

@@ -22,6 +22,7 @@ export function defaultState() {
       enhance: { color: 1, contrast: 1, brightness: 1, sharpness: 1 },
     },
     view: null, // {lng, lat, zoom}
+    polygon: null, // the statistics polygon: a GeoJSON Polygon or MultiPolygon (EPSG:4326)
   };
 }
 
@@ -42,6 +43,8 @@ export function stateToHash(s) {
     const { lng, lat, zoom } = s.view;
     p.set("view", `${zoom.toFixed(2)}/${lat.toFixed(5)}/${lng.toFixed(5)}`);
   }
+  const poly = polygonToText(s.polygon);
+  if (poly) p.set("poly", poly);
   return `#${p.toString()}`;
 }
 
@@ -76,7 +79,31 @@ export function stateFromHash(hash) {
   if (view.length === 3 && view.every(Number.isFinite)) {
     s.view = { zoom: view[0], lat: view[1], lng: view[2] };
   }
+  s.polygon = polygonFromText(p.get("poly"));
   return s;
+}
+
+/** Polygons with more vertices than this stay out of the hash (a dropped file's parcels). */
+export const MAX_HASH_VERTICES = 500;
+
+const rings = (g) => (g.type === "Polygon" ? g.coordinates : g.coordinates.flat());
+
+/** `{"type":"Polygon","coordinates":...}` with 6 decimals (~10 cm), or "" when too large. */
+function polygonToText(g) {
+  if (!g) return "";
+  const n = rings(g).reduce((sum, r) => sum + r.length, 0);
+  if (n > MAX_HASH_VERTICES) return "";
+  const round = (c) => (Array.isArray(c[0]) ? c.map(round) : c.map((v) => +v.toFixed(6)));
+  return JSON.stringify({ type: g.type, coordinates: round(g.coordinates) });
+}
+
+function polygonFromText(text) {
+  const g = json(text);
+  if (!g || !["Polygon", "MultiPolygon"].includes(g.type) || !Array.isArray(g.coordinates)) return null;
+  const ring = (r) => Array.isArray(r) && r.length >= 4 && r.every((c) => Array.isArray(c) && c.length >= 2 && c.every(Number.isFinite));
+  const polygon = (p) => Array.isArray(p) && p.length >= 1 && p.every(ring);
+  const ok = g.type === "Polygon" ? polygon(g.coordinates) : g.coordinates.length >= 1 && g.coordinates.every(polygon);
+  return ok ? g : null;
 }
 
 function json(text) {
