@@ -42,6 +42,7 @@ const map = new maplibregl.Map({
 });
 map.addControl(new maplibregl.NavigationControl());
 window.tilefn.map = map;
+window.tilefn.layerInfo = layerInfo;
 
 // Tile failures (a 400 from a bad binding, a wasm error) are shown in the panel and kept for
 // the tests instead of MapLibre's default console.error.
@@ -358,6 +359,8 @@ map.on("click", async (e) => {
 const statsBox = () => $("stats-result");
 let statsSeq = 0;
 let lastStats = null; // {key, status, body} of the latest answer
+let pendingKey = null; // the request on its way
+let renderedKey = null; // the answer and style the panel shows
 
 function showStatsPanel(show) {
   $("stats-panel").hidden = !show;
@@ -406,7 +409,8 @@ function clearPolygon() {
   showFile(map, []);
   showPolygon(map, null);
   $("stats-file").value = "";
-  lastStats = null;
+  statsSeq += 1; // drops an answer on its way
+  lastStats = pendingKey = renderedKey = null;
   showStatsPanel(false);
   saveHash();
 }
@@ -431,10 +435,13 @@ async function refreshStats(force = false) {
   const path = statisticsPath(target, $("stats-zoom").value.trim());
   const body = JSON.stringify(state.polygon);
   const key = `${state.mode} ${path} ${body}`;
+  const shownKey = `${key} ${JSON.stringify(state.style)}`;
+  if (!force && (key === pendingKey || (lastStats?.key === key && renderedKey === shownKey))) return;
   const seq = ++statsSeq;
   showStatsPanel(true);
   let answer = lastStats;
   if (force || !answer || answer.key !== key) {
+    pendingKey = key;
     setStatsState("loading");
     statsBox().replaceChildren(`measuring ${targetTitle(target)} …`);
     try {
@@ -444,8 +451,10 @@ async function refreshStats(force = false) {
       answer = { key, status: 0, error: { code: "request failed", message: String(err?.message || err) } };
     }
     if (seq !== statsSeq) return; // a newer request won
+    pendingKey = null;
     lastStats = answer;
   }
+  renderedKey = shownKey;
   const box = statsBox();
   const title = `${targetTitle(target)} · ${state.mode}`;
   if (answer.status !== 200) {

@@ -1,0 +1,297 @@
+// The Statistics tool: a polygon drawn by clicks (or a feature of a dropped GeoJSON file) gets
+// the same answer in the panel as a direct POST to the server; land-cover value counts are
+// bars in the legend's colours; errors are shown; the export button downloads a GeoTIFF.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { BASE, HAS_WASM, NO_WASM_REASON, launch, openPage, saveScreenshot, waitIdle } from "./harness.mjs";
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** A square of the demo area (both demo rasters in UTM 33N cover 12.36..13.19 E, 46.55..47.12 N). */
+const SQUARE = [[12.6, 46.75], [12.85, 46.75], [12.85, 46.95], [12.6, 46.95]];
+
+/** POSTs `body` (a geometry) to `path` from Node: `{status, json}`. */
+async function post(path, body) {
+  const res = await fetch(`${BASE}${path}`, {
+    method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/geo+json" },
+  });
+  return { status: res.status, json: await res.json() };
+}
+
+/** Opens the page with `layer` active and alone, fitted. */
+async function pageWith(layer, mode = "edge") {
+  const opened = await openPage(browser, `#mode=${mode}&layer=${layer}&visible=${layer}`);
+  await opened.page.click(`#layers .layer[data-layer="${layer}"] button.fit`);
+  await waitIdle(opened.page);
+  return opened;
+}
+
+/** Screen points (page coordinates) of lon/lat positions; they must be on the open map. */
+async function screenPoints(page, lngLats) {
+  const pts = await page.evaluate((ps) => ps.map((p) => {
+    const q = window.tilefn.map.project(p);
+    return [q.x, q.y];
+  }), lngLats);
+  const canvas = await page.locator("#map canvas").boundingBox();
+  const panel = await page.locator("#panel").boundingBox();
+  const out = pts.map(([x, y]) => [canvas.x + x, canvas.y + y]);
+  for (const [x] of out) assert.ok(x > panel.x + panel.width + 5, `vertex at x=${x} is under the panel`);
+  return out;
+}
+
+/** Draws a polygon by clicks; closes it by a double-click on the last vertex or a click on the first. */
+async function drawPolygon(page, lngLats, close = "dblclick") {
+  await page.click("#stats-draw");
+  const pts = await screenPoints(page, lngLats);
+  const last = close === "dblclick" ? pts.length - 1 : pts.length;
+  for (const [x, y] of pts.slice(0, last)) await page.mouse.click(x, y);
+  if (close === "dblclick") await page.mouse.dblclick(...pts[pts.length - 1]);
+  else await page.mouse.click(...pts[0]);
+  return waitStats(page);
+}
+
+/** Waits for the panel's answer; returns its state ("done" | "error"). */
+async function waitStats(page) {
+  await page.waitForFunction(() => ["done", "error"].includes(document.querySelector("#stats-result").dataset.state),
+    null, { timeout: 30000 });
+  return page.$eval("#stats-result", (e) => e.dataset.state);
+}
+
+/** The panel's figures, read back from the DOM. */
+async function panelFigures(page) {
+  return page.evaluate(() => {
+    const box = document.querySelector("#stats-result");
+    return {
+      zoom: Number(box.querySelector(".stats-zoom")?.dataset.zoom),
+      exact: box.querySelector(".stats-zoom")?.dataset.exact,
+      zoomText: box.querySelector(".stats-zoom")?.textContent,
+      pixels: Number(box.querySelector(".stats-pixels")?.dataset.pixels),
+      counts: [...box.querySelectorAll(".stats-band")].map((b) => Number(b.dataset.count)),
+      bars: [...box.querySelectorAll(".stats-class")].map((r) => ({
+        value: r.dataset.value, count: Number(r.dataset.count),
+        color: getComputedStyle(r.querySelector(".stats-class-bar")).backgroundColor,
+        figure: r.querySelector(".stats-class-figure").textContent,
+      })),
+      histBars: box.querySelectorAll(".stats-hist svg rect").length,
+      error: box.querySelector(".stats-error")?.textContent ?? null,
+    };
+  });
+}
+
+test("a drawn polygon's statistics equal a direct POST; Escape cancels; the hash keeps the polygon", async () => {
+  const { page, errors } = await pageWith("dem");
+  assert.equal(await drawPolygon(page, SQUARE, "dblclick"), "done");
+  const polygon = await page.evaluate(() => window.tilefn.state.polygon);
+  assert.equal(polygon.type, "Polygon");
+  assert.equal(polygon.coordinates[0].length, 5, "four vertices and the closing one");
+
+  const direct = await post("/statistics/dem", polygon);
+  assert.equal(direct.status, 200, JSON.stringify(direct.json));
+  const shown = await panelFigures(page);
+  assert.ok(direct.json.pixels > 1000, `pixels ${direct.json.pixels}`);
+  assert.equal(shown.pixels, direct.json.pixels);
+  assert.deepEqual(shown.counts, direct.json.bands.map((b) => b.count));
+  assert.equal(shown.zoom, direct.json.zoom);
+  assert.equal(shown.exact, String(direct.json.exact));
+  assert.equal(shown.histBars, direct.json.bands[0].histogram.counts.length);
+  assert.match(await page.$eval("#stats-result", (e) => e.textContent), /mean/);
+
+  // Escape while drawing: the drawing is dropped, the closed polygon stays.
+  await page.click("#stats-close");
+  await page.click("#stats-draw");
+  const pts = await screenPoints(page, [[12.65, 46.8], [12.7, 46.8]]);
+  for (const [x, y] of pts) await page.mouse.click(x, y);
+  await page.keyboard.press("Escape");
+  assert.equal(await page.$eval("#stats-draw", (b) => b.textContent), "draw polygon");
+  assert.deepEqual(await page.evaluate(() => window.tilefn.state.polygon), polygon);
+
+  // The polygon survives a reload from the hash, and so does its answer.
+  const hash = await page.evaluate(() => location.hash);
+  assert.ok(new URLSearchParams(hash.slice(1)).get("poly"), hash);
+  const again = await openPage(browser, hash);
+  assert.equal(await waitStats(again.page), "done");
+  assert.equal((await panelFigures(again.page)).pixels, (await post("/statistics/dem",
+    await again.page.evaluate(() => window.tilefn.state.polygon))).json.pixels);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(again.errors, []);
+  await page.close();
+  await again.page.close();
+});
+
+test("land cover: value counts are bars in the legend's colours with their areas", async () => {
+  const { page, errors } = await pageWith("landcover");
+  assert.equal(await drawPolygon(page, SQUARE, "first"), "done");
+  const polygon = await page.evaluate(() => window.tilefn.state.polygon);
+  const direct = await post("/statistics/landcover", polygon);
+  assert.equal(direct.status, 200, JSON.stringify(direct.json));
+  const band = direct.json.bands[0];
+  assert.ok(band.value_counts, "a categorical layer answers value counts");
+  const shown = await panelFigures(page);
+  assert.equal(shown.pixels, direct.json.pixels);
+  const want = Object.entries(band.value_counts).sort((a, b) => Number(a[0]) - Number(b[0]));
+  assert.deepEqual(shown.bars.map((b) => [b.value, b.count]), want);
+  assert.ok(shown.bars.length >= 3, `${shown.bars.length} classes`);
+  // The demo land cover has no legend: its tiles are the grey stretch over min..max.
+  const { min, max } = await page.evaluate(() => {
+    const s = window.tilefn.layerInfo.get("landcover").bands[0].stats;
+    return { min: s.min, max: s.max };
+  });
+  for (const b of shown.bars) {
+    const g = Math.min(255, Math.max(0, Math.floor(((Number(b.value) - min) / (max - min)) * 256)));
+    assert.equal(b.color, `rgb(${g}, ${g}, ${g})`, `class ${b.value}`);
+    assert.match(b.figure, /% · [\d,.]+ (km²|ha)$/);
+  }
+  // A continuous colormap (blue over white to red by default) colours the bars too: the
+  // smallest value is its "from" colour.
+  await page.evaluate(() => document.querySelectorAll("details").forEach((d) => (d.open = true)));
+  await page.check("#cont-on");
+  await page.dispatchEvent("#cont-on", "change");
+  const lowest = shown.bars[0].value;
+  await page.waitForFunction(([v, before]) => {
+    const bar = document.querySelector(`.stats-class[data-value="${v}"] .stats-class-bar`);
+    return bar && getComputedStyle(bar).backgroundColor !== before;
+  }, [lowest, shown.bars[0].color]);
+  const colored = await panelFigures(page);
+  if (Number(lowest) === min) assert.equal(colored.bars[0].color, "rgb(0, 0, 255)");
+  assert.notEqual(colored.bars[0].color, shown.bars[0].color);
+  await page.uncheck("#cont-on");
+  await page.dispatchEvent("#cont-on", "change");
+  await waitIdle(page);
+  await page.evaluate(() => {
+    document.querySelector("#panel").scrollTop = 0;
+  });
+  console.log(`screenshot: ${await saveScreenshot(page, "statistics.png")}`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("a dropped GeoJSON file: click a feature for its statistics; a coarser zoom is explained", async () => {
+  const { page, errors } = await pageWith("landcover");
+  const field = [[12.65, 46.8], [12.8, 46.8], [12.8, 46.9], [12.65, 46.9], [12.65, 46.8]];
+  // Much more than the tile budget at the layer's max zoom: measured coarser.
+  const region = [[11, 45.5], [14.5, 45.5], [14.5, 48], [11, 48], [11, 45.5]];
+  const doc = {
+    type: "FeatureCollection",
+    features: [
+      { type: "Feature", id: "field", properties: { name: "field" }, geometry: { type: "Polygon", coordinates: [field] } },
+      { type: "Feature", id: "region", properties: { name: "region" }, geometry: { type: "Polygon", coordinates: [region, field] } },
+      { type: "Feature", properties: {}, geometry: { type: "Point", coordinates: [12.7, 46.8] } },
+    ],
+  };
+  const dt = await page.evaluateHandle((text) => {
+    const d = new DataTransfer();
+    d.items.add(new File([text], "fields.geojson", { type: "application/geo+json" }));
+    return d;
+  }, JSON.stringify(doc));
+  await page.dispatchEvent("#map", "drop", { dataTransfer: dt });
+  await page.waitForFunction(() => document.querySelector("#stats-hint").textContent.includes("2 polygon feature"));
+  await waitIdle(page);
+
+  // Inside the field.
+  let [[x, y]] = await screenPoints(page, [[12.72, 46.85]]);
+  await page.mouse.click(x, y);
+  assert.equal(await waitStats(page), "done");
+  const fieldGeom = await page.evaluate(() => window.tilefn.state.polygon);
+  assert.deepEqual(fieldGeom.coordinates, [field]);
+  const direct = await post("/statistics/landcover", fieldGeom);
+  assert.equal((await panelFigures(page)).pixels, direct.json.pixels);
+
+  // Inside the region, outside its hole (the field).
+  [[x, y]] = await screenPoints(page, [[12.9, 47.0]]);
+  await page.evaluate(() => (document.querySelector("#stats-result").dataset.state = ""));
+  await page.mouse.click(x, y);
+  assert.equal(await waitStats(page), "done");
+  const regionGeom = await page.evaluate(() => window.tilefn.state.polygon);
+  assert.equal(regionGeom.coordinates.length, 2, "the hole is kept");
+  const coarse = await post("/statistics/landcover", regionGeom);
+  assert.equal(coarse.status, 200, JSON.stringify(coarse.json));
+  const shown = await panelFigures(page);
+  assert.equal(shown.pixels, coarse.json.pixels);
+  assert.equal(shown.exact, String(coarse.json.exact));
+  if (!coarse.json.exact) {
+    assert.match(shown.zoomText, new RegExp(`measured at zoom ${coarse.json.zoom}, coarser than the data`));
+  }
+
+  // A file without polygons is an error in the panel.
+  const bad = await page.evaluateHandle(() => {
+    const d = new DataTransfer();
+    d.items.add(new File(['{"type": "Point", "coordinates": [1, 2]}'], "point.geojson"));
+    return d;
+  });
+  await page.dispatchEvent("#map", "drop", { dataTransfer: bad });
+  await page.waitForFunction(() => document.querySelector("#stats-result .stats-error"));
+  assert.match((await panelFigures(page)).error, /point\.geojson: no Polygon or MultiPolygon/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("a bad request's error is shown in the panel", async () => {
+  const { page, errors } = await pageWith("dem");
+  // A forced zoom far past the tile budget for this polygon.
+  await page.fill("#stats-zoom", "17");
+  assert.equal(await drawPolygon(page, SQUARE), "error");
+  const polygon = await page.evaluate(() => window.tilefn.state.polygon);
+  const direct = await post("/statistics/dem?zoom=17", polygon);
+  assert.equal(direct.status, 400);
+  const shown = await panelFigures(page);
+  assert.equal(shown.error, `${direct.json.error.code}: ${direct.json.error.message}`);
+  // An unknown layer's export is an error too, never a download.
+  await page.evaluate(() => {
+    window.tilefn.state.layer = "no-such-layer";
+  });
+  await page.click("#stats-export");
+  await page.waitForFunction(() => document.querySelector("#stats-result .stats-error")?.dataset.code === "not_found");
+  // The page's own errors are the panel's, not the console's.
+  assert.deepEqual(errors.filter((e) => !e.includes("status of 40")), []);
+  await page.close();
+});
+
+/** TIFF magic: "II*\0", "MM\0*" or BigTIFF "II+\0". */
+function isTiff(bytes) {
+  const head = Buffer.from(bytes.subarray(0, 4)).toString("latin1");
+  return ["II*\0", "MM\0*", "II+\0", "MM\0+"].includes(head);
+}
+
+test("Export GeoTIFF downloads the polygon's pixels, and the view's box", async () => {
+  const { page, errors } = await pageWith("dem");
+  await drawPolygon(page, SQUARE);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#stats-export")]);
+  assert.equal(download.suggestedFilename(), "dem.tif");
+  const bytes = readFileSync(await download.path());
+  assert.ok(isTiff(bytes), `not a TIFF: ${bytes.subarray(0, 8).toString("hex")}`);
+  assert.ok(bytes.length > 1000, `${bytes.length} bytes`);
+
+  const href = await page.$eval("#export-view", (a) => a.getAttribute("href"));
+  assert.match(href, /^\/export\/dem\.tif\?bbox=[-\d.]+%2C[-\d.]+%2C[-\d.]+%2C[-\d.]+&crs=4326$/);
+  await page.fill("#stats-zoom", "9"); // the whole view at the data's own zoom may exceed the size limit
+  await page.dispatchEvent("#stats-zoom", "change");
+  await waitStats(page);
+  const [view] = await Promise.all([page.waitForEvent("download"), page.click("#export-view")]);
+  assert.ok(isTiff(readFileSync(await view.path())));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("browser mode answers the same statistics (the wasm Service gets the body)",
+  { skip: HAS_WASM ? false : NO_WASM_REASON }, async () => {
+    const { page, errors } = await pageWith("landcover", "browser");
+    assert.equal(await drawPolygon(page, SQUARE), "done");
+    const polygon = await page.evaluate(() => window.tilefn.state.polygon);
+    const direct = await post("/statistics/landcover", polygon);
+    const shown = await panelFigures(page);
+    assert.equal(shown.pixels, direct.json.pixels);
+    assert.deepEqual(shown.bars.map((b) => [b.value, b.count]),
+      Object.entries(direct.json.bands[0].value_counts).sort((a, b) => Number(a[0]) - Number(b[0])));
+    assert.match(await page.$eval(".stats-title", (e) => e.textContent), /browser/);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#stats-export")]);
+    assert.ok(isTiff(readFileSync(await download.path())));
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
