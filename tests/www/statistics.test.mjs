@@ -161,11 +161,12 @@ test("land cover: value counts are bars in the legend's colours with their areas
   const colored = await panelFigures(page);
   if (Number(lowest) === min) assert.equal(colored.bars[0].color, "rgb(0, 0, 255)");
   assert.notEqual(colored.bars[0].color, shown.bars[0].color);
-  await page.uncheck("#cont-on");
-  await page.dispatchEvent("#cont-on", "change");
+  // For the README: the map and the bars in the colormap's colours, the tool in view.
   await waitIdle(page);
   await page.evaluate(() => {
-    document.querySelector("#panel").scrollTop = 0;
+    // Only the layers and the Statistics tool open.
+    for (const d of document.querySelectorAll("#panel details")) d.open = d.id === "stats-tool" || !!d.querySelector("#layers");
+    document.querySelector("#stats-tool").scrollIntoView();
   });
   console.log(`screenshot: ${await saveScreenshot(page, "statistics.png")}`);
   assert.deepEqual(errors, []);
