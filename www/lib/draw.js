@@ -55,8 +55,8 @@ export function fileFeatureAt(map, point) {
 
 /**
  * Starts drawing. `onDone(geometry)` gets the closed Polygon, `onCancel()` is called on
- * Escape or `stop()`. Returns `{stop}`. While drawing, `isDrawing()` is true (the page's
- * click-to-identify stays quiet).
+ * Escape or `stop()`. Returns `{stop}`. Map clicks add vertices meanwhile: the page's own
+ * click handlers should stay quiet until one of the callbacks ran.
  */
 export function startDrawing(map, { onDone, onCancel }) {
   const vertices = []; // [lng, lat]
@@ -146,7 +146,7 @@ export function startDrawing(map, { onDone, onCancel }) {
   map.on("mousemove", onMove);
   window.addEventListener("keydown", onKey);
   showPolygon(map, null);
-  return { stop, isDrawing: () => active };
+  return { stop };
 }
 
 /**
