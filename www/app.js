@@ -470,7 +470,8 @@ async function refreshStats(force = false) {
       ? await legendLookup(info, state.style, state.mode)
       : { colorOf: () => "#888", nameOf: () => undefined };
     if (seq !== statsSeq) return;
-    renderAnswer(box, result, { title, maxZoom: info?.max_zoom, legend });
+    const forced = $("stats-zoom").value.trim() !== "";
+    renderAnswer(box, result, { title, maxZoom: info?.max_zoom, forced, legend });
     if (legend.note) {
       const note = document.createElement("div");
       note.className = "stats-note";

@@ -173,10 +173,10 @@ test("land cover: value counts are bars in the legend's colours with their areas
   await page.close();
 });
 
-test("a dropped GeoJSON file: click a feature for its statistics; a coarser zoom is explained", async () => {
+test("a dropped GeoJSON file: click a feature (its holes kept) for its statistics", async () => {
   const { page, errors } = await pageWith("landcover");
   const field = [[12.65, 46.8], [12.8, 46.8], [12.8, 46.9], [12.65, 46.9], [12.65, 46.8]];
-  // Much more than the tile budget at the layer's max zoom: measured coarser.
+  // Far larger than the layer (only tiles holding data count against the budget).
   const region = [[11, 45.5], [14.5, 45.5], [14.5, 48], [11, 48], [11, 45.5]];
   const doc = {
     type: "FeatureCollection",
@@ -233,7 +233,7 @@ test("a dropped GeoJSON file: click a feature for its statistics; a coarser zoom
   await page.close();
 });
 
-test("a bad request's error is shown in the panel", async () => {
+test("errors are shown in the panel; a coarser zoom is explained", async () => {
   const { page, errors } = await pageWith("dem");
   // A forced zoom far past the tile budget for this polygon.
   await page.fill("#stats-zoom", "17");
@@ -243,6 +243,16 @@ test("a bad request's error is shown in the panel", async () => {
   assert.equal(direct.status, 400);
   const shown = await panelFigures(page);
   assert.equal(shown.error, `${direct.json.error.code}: ${direct.json.error.message}`);
+  // A coarser zoom than the data's is measured, and said so.
+  await page.fill("#stats-zoom", "10");
+  await page.dispatchEvent("#stats-zoom", "change");
+  assert.equal(await waitStats(page), "done");
+  const coarse = await post("/statistics/dem?zoom=10", polygon);
+  const figures = await panelFigures(page);
+  assert.equal(coarse.json.exact, false);
+  assert.equal(figures.exact, "false");
+  assert.equal(figures.pixels, coarse.json.pixels);
+  assert.match(figures.zoomText, /measured at zoom 10, coarser than the data \(max zoom 12\), as asked/);
   // An unknown layer's export is an error too, never a download.
   await page.evaluate(() => {
     window.tilefn.state.layer = "no-such-layer";

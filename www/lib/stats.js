@@ -150,18 +150,20 @@ function bandTable(band) {
 
 /**
  * Fills `box` with the answer `r` of `/statistics` for `title` (layer or formula);
- * `maxZoom` explains a coarser zoom; `legend` is `{colorOf, nameOf}` for value counts.
+ * `maxZoom` and `forced` (a zoom was asked for) explain a coarser zoom; `legend` is
+ * `{colorOf, nameOf}` for value counts.
  */
-export function renderAnswer(box, r, { title, maxZoom, legend }) {
+export function renderAnswer(box, r, { title, maxZoom, forced, legend }) {
   box.replaceChildren();
   box.append(el("div", { className: "stats-title", textContent: title }));
   const zoom = el("div", { className: "stats-zoom" });
   zoom.dataset.zoom = String(r.zoom);
   zoom.dataset.exact = String(!!r.exact);
+  const finest = maxZoom !== undefined ? ` (max zoom ${maxZoom})` : "";
   zoom.textContent = r.exact
     ? `zoom ${r.zoom} · exact (the finest data)`
-    : `zoom ${r.zoom} · not exact: measured at zoom ${r.zoom}, coarser than the data` +
-      (maxZoom !== undefined ? ` (max zoom ${maxZoom}), to stay within the tile budget` : "");
+    : `zoom ${r.zoom} · not exact: measured at zoom ${r.zoom}, coarser than the data${finest}` +
+      (forced ? ", as asked" : ", to stay within the tile budget");
   const pixels = el("div", { className: "stats-pixels" });
   pixels.dataset.pixels = String(r.pixels);
   pixels.textContent = `${fmtNumber(r.pixels)} pixels inside` + (r.tiles !== undefined ? ` · ${fmtNumber(r.tiles)} tiles read` : "");
