@@ -264,6 +264,28 @@ test("errors are shown in the panel; a coarser zoom is explained", async () => {
   await page.close();
 });
 
+test("with a formula applied, the panel measures the formula", async () => {
+  const { page, errors } = await pageWith("dem");
+  assert.equal(await drawPolygon(page, SQUARE), "done");
+  const polygon = await page.evaluate(() => window.tilefn.state.polygon);
+  await page.fill("#bindings", "a=dem");
+  await page.fill("#formula", "a*2-100");
+  await page.waitForFunction(() => document.querySelector("#formula").dataset.check === "ok");
+  await page.evaluate(() => (document.querySelector("#stats-result").dataset.state = ""));
+  await page.click("#formula-apply");
+  assert.equal(await waitStats(page), "done");
+  const direct = await post(`/statistics?layers=${encodeURIComponent("a=dem")}&formula=${encodeURIComponent("a*2-100")}`, polygon);
+  assert.equal(direct.status, 200, JSON.stringify(direct.json));
+  const shown = await panelFigures(page);
+  assert.equal(shown.pixels, direct.json.pixels);
+  assert.deepEqual(shown.counts, direct.json.bands.map((b) => b.count));
+  assert.match(await page.$eval(".stats-title", (e) => e.textContent), /^a\*2-100 \(a=dem\)/);
+  const mean = await page.$eval('.stats-table tr[data-key="mean"] td', (e) => e.textContent);
+  assert.equal(Number(mean.replace(/,/g, "")).toPrecision(5), direct.json.bands[0].mean.toPrecision(5));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 /** TIFF magic: "II*\0", "MM\0*" or BigTIFF "II+\0". */
 function isTiff(bytes) {
   const head = Buffer.from(bytes.subarray(0, 4)).toString("latin1");
