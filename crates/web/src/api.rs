@@ -6,6 +6,8 @@
 //! const t = new BrowserTiler(location.origin);
 //! const r = await t.fetch("/tiles/dem/5/17/11.png?colormap_name=viridis");
 //! // r = { status, contentType, body: Uint8Array, renderMs, totalMs }
+//! // Routes with a body: method and body (bytes) follow the path.
+//! const s = await t.fetch("/statistics/dem", "POST", new TextEncoder().encode(geojson));
 //! checkFormula("a+b*"); // { ok: false, position, expected, message } | { ok: true, variables }
 //! ```
 
@@ -76,15 +78,18 @@ impl BrowserTiler {
     }
 
     /// Answers any service route (`/tiles/...`, `/algebra/...`, `/pixel/...`, `/layers`,
-    /// `/legends/...`): a promise of `{ status, contentType, body, renderMs, totalMs }`:
-    /// `renderMs` is the CPU time of this request alone, `totalMs` the wall time with reads.
-    pub fn fetch(&self, path: &str) -> Promise {
+    /// `/legends/...`, `/statistics/...`, `/export/...`): a promise of `{ status,
+    /// contentType, body, renderMs, totalMs }`: `renderMs` is the CPU time of this request
+    /// alone, `totalMs` the wall time with reads. `method` defaults to `GET`; `body` (bytes,
+    /// such as a POSTed GeoJSON polygon) defaults to empty.
+    pub fn fetch(&self, path: &str, method: Option<String>, body: Option<Vec<u8>>) -> Promise {
         let service = Rc::clone(&self.service);
         let (path, query) = split_path(path);
         let req = Request {
-            method: "GET".to_owned(),
+            method: method.unwrap_or_else(|| "GET".to_owned()),
             path: path.to_owned(),
             query: query.to_owned(),
+            body: body.unwrap_or_default(),
             now_ms: js_sys::Date::now(),
             origin: Some(self.origin.clone()),
             ..Request::default()
