@@ -54,9 +54,8 @@ function fromSpec(spec, range) {
     );
   }
   if ("continuous" in spec) {
-    const colors = [spec.from, spec.over, spec.to].filter((c) => c !== undefined);
     const [lo, hi] = Array.isArray(spec.range) ? spec.range : range;
-    return bar(colors, lo, hi);
+    return bar(rampStops(spec.from, spec.over, spec.to), lo, hi);
   }
   const keys = Object.keys(spec).filter((k) => !["title", "description"].includes(k));
   if (!keys.length) return null;
@@ -83,8 +82,7 @@ export async function renderLegend(el, info, style, mode) {
   if (style.continuous?.on) {
     const c = style.continuous;
     title.textContent = "continuous colormap";
-    const colors = [c.from, ...(c.useOver ? [c.over] : []), c.to].map(hexToRgb);
-    el.append(title, bar(colors, ...range));
+    el.append(title, bar(rampStops(c.from, c.useOver ? c.over : undefined, c.to), ...range));
     return;
   }
   if (style.legend) {
@@ -127,15 +125,36 @@ export async function renderLegend(el, info, style, mode) {
 
 const num = (v) => v !== "" && v !== null && v !== undefined && Number.isFinite(Number(v));
 
-/** django-raster's continuous ramp (crates/render/src/continuous.rs): from → [over →] to. */
+/**
+ * One channel of django-raster's continuous ramp, as crates/render/src/continuous.rs
+ * computes it: constant when `from == to` (even with an `over`), else one or two linear
+ * segments.
+ */
+function channel(norm, from, to, over) {
+  if (from === to) return from;
+  if (over === undefined) {
+    const data = to < from ? 1 - norm : norm;
+    return data * Math.abs(to - from) + Math.min(to, from);
+  }
+  return norm < 0.5 ? channel(norm * 2, from, over) : channel((norm - 0.5) * 2, over, to);
+}
+
+/** The colour of value `v` on a continuous ramp from → [over →] to over lo..hi. */
 function ramp(from, over, to, lo, hi) {
   const [a, b, c] = [from, over, to].map((x) => (x === undefined ? undefined : Array.isArray(x) ? x : hexToRgb(x)));
-  const lerp = (t, p, q) => p.map((v, i) => Math.trunc(v + (q[i] - v) * t));
   return (v) => {
-    const t = Math.min(1, Math.max(0, (v - lo) / (hi - lo || 1)));
-    const rgb = !b ? lerp(t, a, c) : t < 0.5 ? lerp(t * 2, a, b) : lerp((t - 0.5) * 2, b, c);
-    return css(rgb);
+    const norm = Math.min(1, Math.max(0, (v - lo) / (hi - lo || 1)));
+    return css([0, 1, 2].map((i) => Math.trunc(channel(norm, a[i], c[i], b?.[i]))));
   };
+}
+
+/**
+ * Gradient stops of a continuous ramp as the renderer paints it (a channel equal at both
+ * ends ignores `over`, so blue over white to red passes through magenta, not white).
+ */
+function rampStops(from, over, to) {
+  const at = ramp(from, over, to, 0, 1);
+  return [0, 0.1, 0.2, 0.3, 0.4, 0.4999, 0.5, 0.6, 0.7, 0.8, 0.9, 1].map(at);
 }
 
 /** The grey stretch of crates/render: `floor((v - lo) / (hi - lo) * 256)`, clamped. */
