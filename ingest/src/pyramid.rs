@@ -50,9 +50,9 @@ pub struct CogBuild<'a> {
     group: LevelGroup,
     anchor: TileCoord,
     sink: CogSink,
-    /// Statistics are gathered over the leaves, which must be the layer's max zoom.
-    stats: bool,
-    bucketing: Bucketing,
+    /// How statistics are gathered over the leaves (which must be the layer's max zoom);
+    /// `None`: not at all.
+    stats: Option<Bucketing>,
     progress: &'a ProgressBar,
     tiles_written: AtomicU64,
 }
@@ -62,7 +62,7 @@ impl<'a> CogBuild<'a> {
         grid: &'a Grid,
         group: LevelGroup,
         anchor: TileCoord,
-        stats: bool,
+        stats: Option<Bucketing>,
         progress: &'a ProgressBar,
     ) -> Result<CogBuild<'a>, IngestError> {
         let spec = grid.cog_spec(anchor, group.levels());
@@ -72,7 +72,6 @@ impl<'a> CogBuild<'a> {
             anchor,
             sink: CogSink::new(spec)?,
             stats,
-            bucketing: Bucketing::for_dtype(grid.dtype),
             progress,
             tiles_written: AtomicU64::new(0),
         })
@@ -111,7 +110,10 @@ impl<'a> CogBuild<'a> {
             let block = leaves.leaf(t)?;
             self.progress.inc(1);
             let stats = match &block {
-                Some(b) if self.stats => tile_stats(b, self.grid.nodata, self.bucketing),
+                Some(b) => match self.stats {
+                    Some(bucketing) => tile_stats(t, b, self.grid.nodata, bucketing),
+                    None => self.empty_stats(),
+                },
                 _ => self.empty_stats(),
             };
             (block, stats)

@@ -6,12 +6,22 @@
 //! 16-bit integers, and otherwise by the top 24 bits of an order-preserving encoding of the
 //! f64 (sign, exponent and 12 mantissa bits: 1/4096 relative precision). Percentiles are
 //! therefore exact for small integer types and within 0.025% for the rest.
+//!
+//! Whole-layer quantiles come from the same exact buckets for small integer types; other
+//! types keep their exact values while few enough (`distribution::ExactValues`) and a KLL
+//! sketch besides (`kll`). Categorical and mask layers also count each class and its ground
+//! area (`distribution::Classes`).
 
 use rustc_hash::FxHashMap;
 
-use tilefn_catalog::{BandStats, Histogram};
-use tilefn_raster::{Block, DataType};
+use tilefn_catalog::{
+    BandStats, Datatype, Histogram, QUANTILE_GRID_POINTS, QuantileMethod, Quantiles, exact_grid,
+    grid_percentile,
+};
+use tilefn_raster::{Block, DataType, TileCoord};
 
+use crate::distribution::{Classes, ExactValues};
+use crate::kll::{self, Kll};
 use crate::resample::is_data;
 
 const HISTOGRAM_BINS: usize = 256;
@@ -28,6 +38,14 @@ pub struct BandAcc {
     // Fx, not SipHash: keys are our own bucket numbers, and this map is hit per pixel.
     #[serde(with = "buckets_serde")]
     buckets: FxHashMap<i64, u64>,
+    /// Only gathered when [`Bucketing`] says `values` (types wider than 16 bits).
+    #[serde(default)]
+    exact: ExactValues,
+    #[serde(default)]
+    sketch: Kll,
+    /// Only gathered when [`Bucketing`] says `classes` (categorical and mask layers).
+    #[serde(default)]
+    classes: Classes,
 }
 
 /// Buckets as a sorted list of `[key, count]` pairs: compact, and the same text for the same
@@ -56,20 +74,35 @@ pub struct Bucketing {
     /// counted in a stack array and merged into the map once per distinct value, because
     /// imagery changes value at almost every pixel and would otherwise hit the map per pixel.
     dense8: Option<i64>,
+    /// Keep exact values and a sketch for quantiles: the buckets are not exact.
+    values: bool,
+    /// Count classes and their areas: a categorical or mask layer.
+    classes: bool,
 }
 
 impl Bucketing {
-    pub fn for_dtype(d: DataType) -> Bucketing {
+    /// How a layer of type `d` and kind `datatype` is counted.
+    pub fn for_layer(d: DataType, datatype: Datatype) -> Bucketing {
         Bucketing {
-            exact: matches!(
-                d,
-                DataType::Uint8 | DataType::Int8 | DataType::Uint16 | DataType::Int16
-            ),
+            classes: matches!(datatype, Datatype::Categorical | Datatype::Mask),
+            ..Bucketing::for_dtype(d)
+        }
+    }
+
+    pub fn for_dtype(d: DataType) -> Bucketing {
+        let exact = matches!(
+            d,
+            DataType::Uint8 | DataType::Int8 | DataType::Uint16 | DataType::Int16
+        );
+        Bucketing {
+            exact,
             dense8: match d {
                 DataType::Uint8 => Some(0),
                 DataType::Int8 => Some(-128),
                 _ => None,
             },
+            values: !exact,
+            classes: false,
         }
     }
 
@@ -166,6 +199,18 @@ impl BandAcc {
         self.merge_moments(n, mean, m2, lo, hi);
     }
 
+    /// [`push_all`](Self::push_all), plus the exact values and sketch when kept.
+    fn push_values(&mut self, mut vals: Vec<f64>, bucketing: Bucketing) {
+        self.push_all(&vals, bucketing);
+        if bucketing.values && !vals.is_empty() {
+            // One sort serves both: runs of equal values, and a sketch built level by level
+            // from sorted items.
+            vals.sort_unstable_by(f64::total_cmp);
+            self.exact = ExactValues::from_sorted(&vals);
+            self.sketch = Kll::from_sorted(&vals);
+        }
+    }
+
     fn merge_moments(&mut self, n: u64, mean: f64, m2: f64, lo: f64, hi: f64) {
         if self.count == 0 {
             (self.count, self.mean, self.m2, self.min, self.max) = (n, mean, m2, lo, hi);
@@ -185,6 +230,9 @@ impl BandAcc {
             return;
         }
         self.merge_moments(o.count, o.mean, o.m2, o.min, o.max);
+        self.exact.merge(&o.exact);
+        self.sketch.merge(&o.sketch);
+        self.classes.merge(&o.classes);
         // Pour the smaller map into the larger: a unit merges its tiles up the tile tree, and
         // a parent would otherwise copy each child's map key by key. Counts add exactly, so
         // the result does not depend on which way round.
@@ -225,36 +273,101 @@ impl BandAcc {
             };
             counts[bin.min(HISTOGRAM_BINS - 1)] += c;
         }
+        let quantiles = self.quantiles(bucketing, &keys);
+        // Exact quantiles replace the bucketed p2/p98 where those were approximate (types
+        // wider than 16 bits); a sketch's rank error is no improvement on 1/4096 in value.
+        let (p2, p98) = match &quantiles {
+            Some(q) if q.method == QuantileMethod::Exact && !bucketing.exact => (
+                q.percentile(2.0).unwrap_or_else(|| percentile(0.02)),
+                q.percentile(98.0).unwrap_or_else(|| percentile(0.98)),
+            ),
+            _ => (percentile(0.02), percentile(0.98)),
+        };
+        let classes = bucketing.classes.then(|| self.classes.sorted());
+        let listed = classes.clone().flatten();
+        let key = |v: f64| v.to_string();
         Some(BandStats {
             count: self.count,
             min: self.min,
             max: self.max,
             mean: self.mean,
             std: (self.m2 / self.count as f64).sqrt(),
-            p2: percentile(0.02),
-            p98: percentile(0.98),
+            p2,
+            p98,
             histogram: Histogram {
                 min: self.min,
                 max: self.max,
                 counts,
             },
+            quantiles,
+            value_counts: listed
+                .as_ref()
+                .map(|c| c.iter().map(|x| (key(x.0), x.1)).collect()),
+            area_m2: listed
+                .as_ref()
+                .map(|c| c.iter().map(|x| (key(x.0), x.2)).collect()),
+            too_many_classes: matches!(classes, Some(None)),
+        })
+    }
+
+    /// Exact from the buckets (8- and 16-bit integers) or the kept values; otherwise from
+    /// the sketch, with the exact min and max at its ends.
+    fn quantiles(&self, bucketing: Bucketing, keys: &[(i64, u64)]) -> Option<Quantiles> {
+        let exact = |counts: &[(f64, u64)]| {
+            exact_grid(counts).map(|values| Quantiles {
+                method: QuantileMethod::Exact,
+                rank_error: 0.0,
+                values,
+            })
+        };
+        if bucketing.exact {
+            let counts: Vec<(f64, u64)> = keys.iter().map(|(k, c)| (*k as f64, *c)).collect();
+            return exact(&counts);
+        }
+        if let Some(counts) = &self.exact.0 {
+            return exact(counts);
+        }
+        let qs: Vec<f64> = (0..QUANTILE_GRID_POINTS)
+            .map(|i| grid_percentile(i) / 100.0)
+            .collect();
+        let mut values = self.sketch.quantiles(&qs);
+        if let Some(first) = values.first_mut() {
+            *first = self.min;
+        }
+        if let Some(last) = values.last_mut() {
+            *last = self.max;
+        }
+        Some(Quantiles {
+            method: QuantileMethod::Kll,
+            rank_error: kll::rank_error(),
+            values,
         })
     }
 }
 
-/// Statistics of one max-zoom tile, to be merged into the layer's.
-pub fn tile_stats(block: &Block, nodata: Option<f64>, bucketing: Bucketing) -> Vec<BandAcc> {
+/// Statistics of max-zoom tile `t`, to be merged into the layer's.
+pub fn tile_stats(
+    t: TileCoord,
+    block: &Block,
+    nodata: Option<f64>,
+    bucketing: Bucketing,
+) -> Vec<BandAcc> {
     (0..block.bands)
         .map(|b| {
             let mut acc = BandAcc::default();
-            let vals: Vec<f64> = block
-                .band(b)
+            let band = block.band(b);
+            let ok =
+                |i: usize, v: f64| block.valid.get(i).is_some_and(|ok| *ok) && is_data(v, nodata);
+            let vals: Vec<f64> = band
                 .iter()
-                .zip(&block.valid)
-                .filter(|(v, ok)| **ok && is_data(**v, nodata))
-                .map(|(v, _)| *v)
+                .enumerate()
+                .filter(|(i, v)| ok(*i, **v))
+                .map(|(_, v)| *v)
                 .collect();
-            acc.push_all(&vals, bucketing);
+            acc.push_values(vals, bucketing);
+            if bucketing.classes {
+                acc.classes = Classes::of_tile(t, band, ok);
+            }
             acc
         })
         .collect()
@@ -265,11 +378,17 @@ mod tests {
     use super::*;
 
     fn stats_of(vals: &[f64], d: DataType) -> Option<BandStats> {
+        stats_in_chunks(vals, d, 7)
+    }
+
+    /// Merged chunk by chunk, in order (exact values are copied at each merge: chunks the
+    /// size of tiles keep a million values quick).
+    fn stats_in_chunks(vals: &[f64], d: DataType, chunk: usize) -> Option<BandStats> {
         let bk = Bucketing::for_dtype(d);
         let mut total = BandAcc::default();
-        for chunk in vals.chunks(7) {
+        for chunk in vals.chunks(chunk) {
             let mut a = BandAcc::default();
-            a.push_all(chunk, bk);
+            a.push_values(chunk.to_vec(), bk);
             total.merge(a);
         }
         total.finish(bk)
@@ -301,6 +420,39 @@ mod tests {
         );
         assert_eq!(s.min, -500.0);
         assert!(stats_of(&[], DataType::Float32).is_none());
+    }
+
+    #[test]
+    fn quantiles_exact_for_floats_and_small_integers() {
+        for d in [DataType::Float32, DataType::Uint8, DataType::Int32] {
+            let s = stats_of(&[6.0, 5.0, 4.0, 3.0, 2.0, 1.0], d).unwrap();
+            let q = s.quantiles.unwrap();
+            assert_eq!(
+                (q.method, q.percentile(50.0)),
+                (QuantileMethod::Exact, Some(3.5))
+            );
+        }
+        // Floats take p2/p98 from the exact quantiles (numpy: 1.1 and 5.9), small integers
+        // keep the rank ceil(p·n) (already exact).
+        let f = stats_of(&[6.0, 5.0, 4.0, 3.0, 2.0, 1.0], DataType::Float64).unwrap();
+        assert!((f.p2 - 1.1).abs() < 1e-12 && (f.p98 - 5.9).abs() < 1e-12);
+        let u = stats_of(&[6.0, 5.0, 4.0, 3.0, 2.0, 1.0], DataType::Uint8).unwrap();
+        assert_eq!((u.p2, u.p98), (1.0, 6.0));
+    }
+
+    #[test]
+    fn many_distinct_floats_fall_back_to_the_sketch() {
+        let n = crate::distribution::MAX_EXACT_VALUES + 10;
+        let vals: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
+        let s = stats_in_chunks(&vals, DataType::Float64, 65_536).unwrap();
+        let q = s.quantiles.unwrap();
+        assert_eq!(q.method, QuantileMethod::Kll);
+        assert_eq!((q.values[0], q.values[200]), (0.0, (n - 1) as f64 * 0.5));
+        let median = q.percentile(50.0).unwrap();
+        assert!(
+            (median / (n as f64 * 0.5) - 0.5).abs() <= q.rank_error,
+            "{median}"
+        );
     }
 
     #[test]
