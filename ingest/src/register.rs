@@ -400,7 +400,7 @@ fn level_stats(
             let at = TileCoord::new(0, col, row);
             for (acc, t) in total
                 .iter_mut()
-                .zip(tile_stats(at, &block, nodata, bucketing))
+                .zip(tile_stats(at, &block, nodata, bucketing, &[]))
             {
                 acc.merge(t);
             }

@@ -199,16 +199,27 @@ impl BandAcc {
         self.merge_moments(n, mean, m2, lo, hi);
     }
 
-    /// [`push_all`](Self::push_all), plus the exact values and sketch when kept.
-    fn push_values(&mut self, mut vals: Vec<f64>, bucketing: Bucketing) {
+    /// [`push_all`](Self::push_all), plus the sketch and (`keep_exact`) the exact values
+    /// when the type needs them.
+    fn push_values(&mut self, mut vals: Vec<f64>, bucketing: Bucketing, keep_exact: bool) {
         self.push_all(&vals, bucketing);
         if bucketing.values && !vals.is_empty() {
             // One sort serves both: runs of equal values, and a sketch built level by level
             // from sorted items.
             vals.sort_unstable_by(f64::total_cmp);
-            self.exact = ExactValues::from_sorted(&vals);
+            self.exact = if keep_exact {
+                ExactValues::from_sorted(&vals)
+            } else {
+                ExactValues(None)
+            };
             self.sketch = Kll::from_sorted(&vals);
         }
+    }
+
+    /// Whether this band's exact values were given up (too many distinct values): then the
+    /// whole layer's are too, and later tiles need not keep theirs.
+    pub fn exact_values_dropped(&self) -> bool {
+        self.exact.0.is_none()
     }
 
     fn merge_moments(&mut self, n: u64, mean: f64, m2: f64, lo: f64, hi: f64) {
@@ -345,12 +356,14 @@ impl BandAcc {
     }
 }
 
-/// Statistics of max-zoom tile `t`, to be merged into the layer's.
+/// Statistics of max-zoom tile `t`, to be merged into the layer's; bands whose
+/// `skip_exact` is set keep no exact values (see [`BandAcc::exact_values_dropped`]).
 pub fn tile_stats(
     t: TileCoord,
     block: &Block,
     nodata: Option<f64>,
     bucketing: Bucketing,
+    skip_exact: &[bool],
 ) -> Vec<BandAcc> {
     (0..block.bands)
         .map(|b| {
@@ -364,7 +377,11 @@ pub fn tile_stats(
                 .filter(|(i, v)| ok(*i, **v))
                 .map(|(_, v)| *v)
                 .collect();
-            acc.push_values(vals, bucketing);
+            acc.push_values(
+                vals,
+                bucketing,
+                !skip_exact.get(b).copied().unwrap_or(false),
+            );
             if bucketing.classes {
                 acc.classes = Classes::of_tile(t, band, ok);
             }
@@ -388,7 +405,7 @@ mod tests {
         let mut total = BandAcc::default();
         for chunk in vals.chunks(chunk) {
             let mut a = BandAcc::default();
-            a.push_values(chunk.to_vec(), bk);
+            a.push_values(chunk.to_vec(), bk, true);
             total.merge(a);
         }
         total.finish(bk)
