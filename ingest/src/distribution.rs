@@ -13,10 +13,16 @@ use tilefn_raster::{TILE_SIZE, TileCoord, mercator};
 /// Distinct values kept for exact quantiles. A value costs 16 bytes here (value, count) and
 /// about 40 in a unit's JSON result, so a band stays within 16 MB in memory and ~40 MB on
 /// disk; a 4-band float scene peaks near 64 MB per merge on top of the 256 MB chunk cache.
-/// Any layer of up to 2^20 valid pixels is exact, and so is any layer of few distinct values
-/// (integer DEMs of any size); 8- and 16-bit integers need none of this (their buckets are
-/// exact, see `stats.rs`).
+/// 8- and 16-bit integers and categorical layers need none of this (their buckets and
+/// classes are exact, see `stats.rs`).
 pub const MAX_EXACT_VALUES: usize = 1 << 20;
+
+/// Exact values are kept only for layers of at most this many max-zoom tiles (16.7 M
+/// pixels): such a layer has a few stage-0 units, so their results stay a few tens of MB.
+/// A larger layer would have up to ~40 MB of JSON per unit and band in the store (a
+/// world-wide layer has hundreds of units) and could rarely stay under
+/// [`MAX_EXACT_VALUES`] anyway; it keeps only the sketch, at no extra cost.
+pub const MAX_EXACT_TILES: u64 = 256;
 
 /// Distinct values with their counts, ascending; `None` once over [`MAX_EXACT_VALUES`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

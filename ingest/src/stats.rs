@@ -7,10 +7,10 @@
 //! f64 (sign, exponent and 12 mantissa bits: 1/4096 relative precision). Percentiles are
 //! therefore exact for small integer types and within 0.025% for the rest.
 //!
-//! Whole-layer quantiles come from the same exact buckets for small integer types; other
-//! types keep their exact values while few enough (`distribution::ExactValues`) and a KLL
-//! sketch besides (`kll`). Categorical and mask layers also count each class and its ground
-//! area (`distribution::Classes`).
+//! Whole-layer quantiles come from the same exact buckets for small integer types, and from
+//! the classes of categorical and mask layers, which count each value and its ground area
+//! (`distribution::Classes`). Other layers keep a KLL sketch (`kll`), and small ones their
+//! exact values while few enough (`distribution::ExactValues`).
 
 use rustc_hash::FxHashMap;
 
@@ -18,10 +18,12 @@ use tilefn_catalog::{
     BandStats, Datatype, Histogram, QUANTILE_GRID_POINTS, QuantileMethod, Quantiles, exact_grid,
     grid_percentile,
 };
+use tilefn_raster::mercator::tile_range;
 use tilefn_raster::{Block, DataType, TileCoord};
 
-use crate::distribution::{Classes, ExactValues};
+use crate::distribution::{Classes, ExactValues, MAX_EXACT_TILES};
 use crate::kll::{self, Kll};
+use crate::plan::LayerPlan;
 use crate::resample::is_data;
 
 const HISTOGRAM_BINS: usize = 256;
@@ -74,18 +76,30 @@ pub struct Bucketing {
     /// counted in a stack array and merged into the map once per distinct value, because
     /// imagery changes value at almost every pixel and would otherwise hit the map per pixel.
     dense8: Option<i64>,
-    /// Keep exact values and a sketch for quantiles: the buckets are not exact.
+    /// Keep a sketch for quantiles: the buckets are not exact.
     values: bool,
+    /// Also keep exact values (a small layer, see `distribution::MAX_EXACT_TILES`).
+    keep_values: bool,
     /// Count classes and their areas: a categorical or mask layer.
     classes: bool,
 }
 
 impl Bucketing {
-    /// How a layer of type `d` and kind `datatype` is counted.
-    pub fn for_layer(d: DataType, datatype: Datatype) -> Bucketing {
+    /// How the layer of `plan` is counted.
+    pub fn for_plan(plan: &LayerPlan) -> Bucketing {
+        let g = &plan.grid;
+        let tiles = tile_range(&g.footprint, g.max_zoom).map_or(u64::MAX, |r| r.count());
+        Bucketing::for_layer(g.dtype, plan.options.datatype, tiles)
+    }
+
+    /// How a layer of type `d` and kind `datatype` covering `tiles` max-zoom tiles is
+    /// counted.
+    pub fn for_layer(d: DataType, datatype: Datatype, tiles: u64) -> Bucketing {
+        let b = Bucketing::for_dtype(d);
         Bucketing {
             classes: matches!(datatype, Datatype::Categorical | Datatype::Mask),
-            ..Bucketing::for_dtype(d)
+            keep_values: b.keep_values && tiles <= MAX_EXACT_TILES,
+            ..b
         }
     }
 
@@ -102,6 +116,7 @@ impl Bucketing {
                 _ => None,
             },
             values: !exact,
+            keep_values: !exact,
             classes: false,
         }
     }
@@ -207,7 +222,7 @@ impl BandAcc {
             // One sort serves both: runs of equal values, and a sketch built level by level
             // from sorted items.
             vals.sort_unstable_by(f64::total_cmp);
-            self.exact = if keep_exact {
+            self.exact = if keep_exact && bucketing.keep_values {
                 ExactValues::from_sorted(&vals)
             } else {
                 ExactValues(None)
@@ -321,8 +336,9 @@ impl BandAcc {
         })
     }
 
-    /// Exact from the buckets (8- and 16-bit integers) or the kept values; otherwise from
-    /// the sketch, with the exact min and max at its ends.
+    /// Exact from the buckets (8- and 16-bit integers), the classes (categorical and mask
+    /// layers) or the kept values (small layers); otherwise from the sketch, with the exact
+    /// min and max at its ends.
     fn quantiles(&self, bucketing: Bucketing, keys: &[(i64, u64)]) -> Option<Quantiles> {
         let exact = |counts: &[(f64, u64)]| {
             exact_grid(counts).map(|values| Quantiles {
@@ -335,7 +351,12 @@ impl BandAcc {
             let counts: Vec<(f64, u64)> = keys.iter().map(|(k, c)| (*k as f64, *c)).collect();
             return exact(&counts);
         }
-        if let Some(counts) = &self.exact.0 {
+        // Classes are exact counts of every value too.
+        if let Some(classes) = self.classes.sorted().filter(|_| bucketing.classes) {
+            let counts: Vec<(f64, u64)> = classes.iter().map(|c| (c.0, c.1)).collect();
+            return exact(&counts);
+        }
+        if let Some(counts) = self.exact.0.as_ref().filter(|_| bucketing.keep_values) {
             return exact(counts);
         }
         let qs: Vec<f64> = (0..QUANTILE_GRID_POINTS)
@@ -469,6 +490,57 @@ mod tests {
         assert!(
             (median / (n as f64 * 0.5) - 0.5).abs() <= q.rank_error,
             "{median}"
+        );
+    }
+
+    /// One band's statistics over z10 tiles holding `per_tile(tile index, pixel)`.
+    fn tiles_stats(bk: Bucketing, tiles: u32, per_tile: impl Fn(u32, usize) -> f64) -> BandStats {
+        let mut total = BandAcc::default();
+        for i in 0..tiles {
+            let mut block = Block::empty(256, 256, 1, DataType::Float32, -1.0);
+            for (p, v) in block.values.iter_mut().enumerate() {
+                *v = per_tile(i, p);
+            }
+            block.valid.fill(true);
+            let t = TileCoord::new(10, 500 + i, 300);
+            for acc in tile_stats(t, &block, Some(-1.0), bk, &[]) {
+                total.merge(acc);
+            }
+        }
+        total.finish(bk).unwrap()
+    }
+
+    #[test]
+    fn classes_give_exact_quantiles_and_a_cap() {
+        let cat = Bucketing::for_layer(DataType::Float32, Datatype::Categorical, 1 << 30);
+        let s = tiles_stats(cat, 2, |_, p| [1.0, 2.5, 2.5, 7.0][p % 4]);
+        let q = s.quantiles.unwrap();
+        assert_eq!(
+            (q.method, q.percentile(50.0)),
+            (QuantileMethod::Exact, Some(2.5))
+        );
+        let counts = s.value_counts.unwrap();
+        assert_eq!((counts["2.5"], counts["7"]), (65_536, 32_768));
+        assert!(!s.too_many_classes && s.area_m2.unwrap()["1"] > 0.0);
+        // 2 × 65,536 distinct values: too many classes, and a sketch for the quantiles.
+        let many = tiles_stats(cat, 2, |i, p| f64::from(i) * 1e6 + p as f64);
+        assert!(many.too_many_classes && many.value_counts.is_none());
+        assert_eq!(many.quantiles.unwrap().method, QuantileMethod::Kll);
+    }
+
+    #[test]
+    fn large_layers_keep_only_the_sketch() {
+        let small = Bucketing::for_layer(DataType::Float32, Datatype::Continuous, 256);
+        let large = Bucketing::for_layer(DataType::Float32, Datatype::Continuous, 257);
+        let method = |bk| {
+            tiles_stats(bk, 2, |_, p| (p % 10) as f64)
+                .quantiles
+                .unwrap()
+                .method
+        };
+        assert_eq!(
+            (method(small), method(large)),
+            (QuantileMethod::Exact, QuantileMethod::Kll)
         );
     }
 

@@ -106,7 +106,7 @@ pub fn run_unit(
         let (inputs, _held) = open_inputs(plan, unit, store, pool)?;
         progress.set_length(unit.weight);
         let mosaic = Mosaic::new(&plan.grid, plan.options.merge, inputs);
-        let stats = Bucketing::for_layer(plan.grid.dtype, plan.options.datatype);
+        let stats = Bucketing::for_plan(plan);
         CogBuild::new(&plan.grid, group, unit.anchor, Some(stats), progress)?
             .run(&mosaic, store, &key)?
     } else {
