@@ -48,6 +48,7 @@ impl ExactValues {
         ExactValues((runs.len() <= MAX_EXACT_VALUES).then_some(runs))
     }
 
+    /// Adds `o`'s values; `None` on either side, or a union over the cap, gives `None`.
     pub fn merge(&mut self, o: &ExactValues) {
         let (Some(a), Some(b)) = (&self.0, &o.0) else {
             self.0 = None;
@@ -117,6 +118,8 @@ impl Classes {
         Classes((map.len() <= tilefn_catalog::MAX_CLASSES).then_some(map))
     }
 
+    /// Adds `o`'s counts and areas; `None` on either side, or a union over the cap, gives
+    /// `None`.
     pub fn merge(&mut self, o: &Classes) {
         let (Some(a), Some(b)) = (&mut self.0, &o.0) else {
             self.0 = None;

@@ -25,6 +25,7 @@ pub fn rank_error() -> f64 {
     2.296 / (K as f64).powf(0.9723)
 }
 
+/// A mergeable quantile summary of any number of values in about 3·[`K`] items.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Kll {
     n: u64,
@@ -46,6 +47,7 @@ impl Kll {
         s
     }
 
+    /// How many values the sketch summarises.
     pub fn count(&self) -> u64 {
         self.n
     }
