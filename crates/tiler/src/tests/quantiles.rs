@@ -143,3 +143,36 @@ async fn breaks_come_from_the_stored_quantiles() -> TestResult {
     assert_eq!(r.status, 404);
     Ok(())
 }
+
+#[tokio::test]
+async fn whole_layer_statistics_answer_from_the_stored_quantiles_and_counts() -> TestResult {
+    let layer = six_layer();
+    let (_, store) = setup(std::slice::from_ref(&layer)).await?;
+    add_stats(&store, &layer, true).await?;
+    // Class counts as ingest writes them for categorical layers, passed through as stored.
+    let key = manifest_key(&layer.id);
+    let fetched = store.get(&key, u64::MAX).await?.ok_or("manifest")?;
+    let mut m = tilefn_catalog::Manifest::from_json(&fetched.bytes)?;
+    let stats = m.bands[0].stats.as_mut().ok_or("stats")?;
+    stats.value_counts = Some(BTreeMap::from([("1".to_owned(), 1), ("2.5".to_owned(), 5)]));
+    stats.area_m2 = Some(BTreeMap::from([
+        ("1".to_owned(), 2.0),
+        ("2.5".to_owned(), 9.5),
+    ]));
+    store.put(&key, m.to_json_pretty());
+    let svc = Service::new(store.clone(), Config::default());
+    let r = svc
+        .handle(&get("/statistics/six?percentiles=50,25,100"))
+        .await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    let v: serde_json::Value = serde_json::from_slice(&r.body)?;
+    let band = &v["bands"][0];
+    assert_eq!(
+        band["percentiles"],
+        serde_json::json!({"25": 2.25, "50": 3.5, "100": 6.0})
+    );
+    assert_eq!(band["percentiles_method"], "exact");
+    assert_eq!(band["value_counts"], serde_json::json!({"1": 1, "2.5": 5}));
+    assert_eq!(band["area_m2"], serde_json::json!({"1": 2.0, "2.5": 9.5}));
+    Ok(())
+}
