@@ -110,7 +110,7 @@ fn current(store: &Store, o: &ObjectEntry) -> Result<ObjectEntry, IngestError> {
 fn manifest(plan: &LayerPlan, stats: &[BandAcc], objects: Vec<ObjectEntry>) -> Manifest {
     let grid = &plan.grid;
     let o = &plan.options;
-    let bucketing = Bucketing::for_dtype(grid.dtype);
+    let bucketing = Bucketing::for_plan(plan);
     let bands: Vec<BandInfo> = stats
         .iter()
         .enumerate()

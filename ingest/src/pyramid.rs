@@ -10,7 +10,7 @@
 //! Statistics are merged along the same tree, children in fixed order, so a unit's numbers
 //! are the same bits whichever thread finished first.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use indicatif::ProgressBar;
 use tilefn_catalog::ObjectEntry;
@@ -50,9 +50,13 @@ pub struct CogBuild<'a> {
     group: LevelGroup,
     anchor: TileCoord,
     sink: CogSink,
-    /// Statistics are gathered over the leaves, which must be the layer's max zoom.
-    stats: bool,
-    bucketing: Bucketing,
+    /// How statistics are gathered over the leaves (which must be the layer's max zoom);
+    /// `None`: not at all.
+    stats: Option<Bucketing>,
+    /// Per band: a partial result gave up its exact values, so the unit's total will too and
+    /// later leaves skip keeping theirs (on a 4096² float DEM this saved most of the memory
+    /// exact values cost).
+    exact_dropped: Vec<AtomicBool>,
     progress: &'a ProgressBar,
     tiles_written: AtomicU64,
 }
@@ -62,7 +66,7 @@ impl<'a> CogBuild<'a> {
         grid: &'a Grid,
         group: LevelGroup,
         anchor: TileCoord,
-        stats: bool,
+        stats: Option<Bucketing>,
         progress: &'a ProgressBar,
     ) -> Result<CogBuild<'a>, IngestError> {
         let spec = grid.cog_spec(anchor, group.levels());
@@ -72,7 +76,7 @@ impl<'a> CogBuild<'a> {
             anchor,
             sink: CogSink::new(spec)?,
             stats,
-            bucketing: Bucketing::for_dtype(grid.dtype),
+            exact_dropped: (0..grid.bands).map(|_| AtomicBool::new(false)).collect(),
             progress,
             tiles_written: AtomicU64::new(0),
         })
@@ -111,7 +115,17 @@ impl<'a> CogBuild<'a> {
             let block = leaves.leaf(t)?;
             self.progress.inc(1);
             let stats = match &block {
-                Some(b) if self.stats => tile_stats(b, self.grid.nodata, self.bucketing),
+                Some(b) => match self.stats {
+                    Some(bucketing) => {
+                        let skip: Vec<bool> = self
+                            .exact_dropped
+                            .iter()
+                            .map(|d| d.load(Ordering::Relaxed))
+                            .collect();
+                        tile_stats(t, b, self.grid.nodata, bucketing, &skip)
+                    }
+                    None => self.empty_stats(),
+                },
                 _ => self.empty_stats(),
             };
             (block, stats)
@@ -128,6 +142,11 @@ impl<'a> CogBuild<'a> {
                 *slot = block;
                 for (total, a) in stats.iter_mut().zip(acc) {
                     total.merge(a);
+                }
+            }
+            for (acc, dropped) in stats.iter().zip(&self.exact_dropped) {
+                if acc.exact_values_dropped() {
+                    dropped.store(true, Ordering::Relaxed);
                 }
             }
             let block = downsample(&blocks, self.grid.overview_resampling, self.grid.nodata);

@@ -10,11 +10,11 @@
 //! which a register must not read; the manifest records that in the parse log.
 
 use tilefn_catalog::{
-    BandInfo, Datatype, ExternalCog, ExternalLevel, LayerBounds, MANIFEST_FORMAT, Manifest,
-    SourceInfo, validate_layer_id,
+    BandInfo, BandStats, Datatype, ExternalCog, ExternalLevel, LayerBounds, MANIFEST_FORMAT,
+    Manifest, SourceInfo, validate_layer_id,
 };
 use tilefn_cog::read::{HeaderParse, Ifd, Limits, Tiff, decode_tile, parse_header};
-use tilefn_raster::{Block, DataType, mercator};
+use tilefn_raster::{Block, DataType, TileCoord, mercator};
 use tilefn_storage::{ObjectStoreObject, RangeRead};
 
 use crate::IngestError;
@@ -136,7 +136,12 @@ pub fn register(args: &RegisterRequest, store: &Store) -> Result<(), IngestError
                 index: i,
                 dtype,
                 nodata,
-                stats: acc.finish(bucketing),
+                // Counted over the coarsest overview, not the max zoom: its quantiles would
+                // claim a precision the layer's pixels do not back, so none are published.
+                stats: acc.finish(bucketing).map(|s| BandStats {
+                    quantiles: None,
+                    ..s
+                }),
             })
             .collect(),
         compression: format!("tiff-{}", first.compression),
@@ -391,7 +396,12 @@ fn level_stats(
                     .is_none_or(|m| m.get(p).is_some_and(|b| *b != 0));
                 block.valid[p] = ok && unmasked;
             }
-            for (acc, t) in total.iter_mut().zip(tile_stats(&block, nodata, bucketing)) {
+            // The tile coordinate only places class areas, which `for_dtype` does not count.
+            let at = TileCoord::new(0, col, row);
+            for (acc, t) in total
+                .iter_mut()
+                .zip(tile_stats(at, &block, nodata, bucketing, &[]))
+            {
                 acc.merge(t);
             }
         }

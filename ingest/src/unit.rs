@@ -26,7 +26,7 @@ use crate::publish::ParseLog;
 use crate::pyramid::{Built, CogBuild};
 use crate::readback::ReadBack;
 use crate::source::{DEFAULT_CACHE_BYTES, Source};
-use crate::stats::BandAcc;
+use crate::stats::{BandAcc, Bucketing};
 use crate::store::Store;
 
 pub const UNIT_FORMAT: &str = "tilefn-unit/1";
@@ -106,12 +106,14 @@ pub fn run_unit(
         let (inputs, _held) = open_inputs(plan, unit, store, pool)?;
         progress.set_length(unit.weight);
         let mosaic = Mosaic::new(&plan.grid, plan.options.merge, inputs);
-        CogBuild::new(&plan.grid, group, unit.anchor, true, progress)?.run(&mosaic, store, &key)?
+        let stats = Bucketing::for_plan(plan);
+        CogBuild::new(&plan.grid, group, unit.anchor, Some(stats), progress)?
+            .run(&mosaic, store, &key)?
     } else {
         let children = finished_children(plan, unit, store)?;
         progress.set_length(children.len() as u64);
         let leaves = ReadBack::new(&plan.grid, store, unit.stage, unit.anchor, children)?;
-        CogBuild::new(&plan.grid, group, unit.anchor, false, progress)?.run(&leaves, store, &key)?
+        CogBuild::new(&plan.grid, group, unit.anchor, None, progress)?.run(&leaves, store, &key)?
     };
     let result = record(plan, unit, built, started, store)?;
     Ok(Outcome::Built(result))

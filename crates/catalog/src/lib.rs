@@ -8,6 +8,7 @@
 mod keys;
 mod manifest;
 mod nodata;
+mod quantiles;
 
 pub use keys::{
     InvalidLayerId, layer_prefix, legend_key, manifest_key, parse_log_key, validate_layer_id,
@@ -15,6 +16,7 @@ pub use keys::{
 };
 pub use manifest::{
     BandInfo, BandStats, Datatype, ExternalCog, ExternalLevel, Histogram, LayerBounds,
-    MANIFEST_FORMAT, Manifest, ObjectEntry, SourceInfo,
+    MANIFEST_FORMAT, MAX_CLASSES, Manifest, ObjectEntry, SourceInfo,
 };
 pub use nodata::nodata_serde;
+pub use quantiles::{QUANTILE_GRID_POINTS, QuantileMethod, Quantiles, exact_grid, grid_percentile};

@@ -1,8 +1,11 @@
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use tilefn_cog::layout::LevelGroup;
 use tilefn_raster::DataType;
 
 use crate::nodata::nodata_serde;
+use crate::quantiles::Quantiles;
 
 /// Bumped when a reader could misread a newer manifest.
 pub const MANIFEST_FORMAT: &str = "tilefn-layer/1";
@@ -140,10 +143,33 @@ pub struct BandStats {
     pub max: f64,
     pub mean: f64,
     pub std: f64,
+    /// The 2nd and 98th percentiles: `quantiles`' (numpy's linear interpolation) when those
+    /// are exact and the type is wider than 16 bits; otherwise the value at rank
+    /// ceil(p · count), exact for 8- and 16-bit integers and within 1/4096 relative for the
+    /// rest (`ingest/src/stats.rs`).
     pub p2: f64,
     pub p98: f64,
     pub histogram: Histogram,
+    /// Whole-layer quantiles (absent in manifests written before they were computed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantiles: Option<Quantiles>,
+    /// Categorical and mask layers: pixels per distinct valid value, keyed by the value as
+    /// Rust prints an f64 (`"1"`, `"2.5"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_counts: Option<BTreeMap<String, u64>>,
+    /// The ground area of each `value_counts` class in m²: each pixel weighted by
+    /// `(res · cos φ)²`, φ the latitude of its row's centre.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area_m2: Option<BTreeMap<String, f64>>,
+    /// Set when a categorical or mask band had more than [`MAX_CLASSES`] distinct values:
+    /// `value_counts` and `area_m2` are then absent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub too_many_classes: bool,
 }
+
+/// The most distinct values whose counts a manifest records: beyond this a band is not a
+/// set of classes, and the counts would outweigh the rest of the manifest.
+pub const MAX_CLASSES: usize = 65_536;
 
 /// 256 equal bins over `[min, max]`; the last bin includes `max`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

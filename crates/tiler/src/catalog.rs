@@ -1,4 +1,5 @@
-//! The catalogue routes: `/layers`, `/layers/{id}` and TileJSON (`/tiles/{id}.json`).
+//! The catalogue routes: `/layers`, `/layers/{id}`, `/layers/{id}/breaks` and TileJSON
+//! (`/tiles/{id}.json`).
 //!
 //! URLs in these documents are absolute when the host passed `Request::origin`, otherwise
 //! root-relative (`/tiles/...`), which browsers resolve against the page's origin.
@@ -8,7 +9,7 @@ use serde_json::{Value, json};
 use tilefn_storage::Bucket;
 
 use crate::layer::Layer;
-use crate::route::StyleQuery;
+use crate::route::{BreaksRequest, StyleQuery};
 use crate::service::{Caching, Reply};
 use crate::{Request, Service, TileError};
 
@@ -68,6 +69,46 @@ impl<B: Bucket> Service<B> {
                 json!(format!("{}/tiles/{id}.json", base(req))),
             );
         }
+        Ok(Reply::json(&value, self.catalogue_caching(), req))
+    }
+
+    /// GeoPySpark's `get_quantile_breaks`: the `n - 1` inner breaks of `n` equal-count
+    /// classes, from the band's stored quantiles (interpolated between their 0.5% grid).
+    pub(crate) async fn breaks(
+        &self,
+        b: &BreaksRequest,
+        req: &Request,
+    ) -> Result<Reply, TileError> {
+        let layer = self.layer(&b.layer, None, req.now_ms).await?;
+        let m = &layer.manifest;
+        let band = m.bands.get(b.band).ok_or_else(|| {
+            TileError::bad(
+                "band",
+                format!("{} has bands 0..{}", b.layer, m.bands.len()),
+            )
+        })?;
+        let q = band
+            .stats
+            .as_ref()
+            .and_then(|s| s.quantiles.as_ref())
+            .ok_or_else(|| {
+                TileError::NotFound(format!(
+                    "{} band {} has no stored quantiles (no valid pixel, or ingested before \
+                     they were computed: ingest it again)",
+                    b.layer, b.band
+                ))
+            })?;
+        let breaks = q.breaks(b.n).ok_or_else(|| {
+            TileError::Corrupt(format!("manifest of {}: malformed quantiles", b.layer))
+        })?;
+        let value = json!({
+            "layer": b.layer,
+            "band": b.band,
+            "n": b.n,
+            "breaks": breaks,
+            "method": q.method.name(),
+            "rank_error": q.rank_error,
+        });
         Ok(Reply::json(&value, self.catalogue_caching(), req))
     }
 

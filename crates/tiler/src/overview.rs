@@ -2,9 +2,11 @@
 //! stretch of a formula's result, so that no tile depends on the tile grid.
 //!
 //! - A reduction of a bare variable comes from the band's statistics in the manifest:
-//!   `min`, `max`, `mean`, `std` as stored, `sum` = `mean × count`, `median` from the
-//!   256-bin histogram (linear inside the bin holding the middle cell). Without statistics
-//!   (or with an empty histogram, for `median`) it is computed like the next case.
+//!   `min`, `max`, `mean`, `std` as stored, `sum` = `mean × count`, `median` the stored
+//!   quantiles' 50th percentile (exact, numpy's, or a KLL sketch's within its rank error),
+//!   or in manifests without quantiles from the 256-bin histogram (linear inside the bin
+//!   holding the middle cell). Without statistics (or with an empty histogram, for
+//!   `median`) it is computed like the next case.
 //! - Anything else is evaluated over the coarsest overview: the tiles covering the common
 //!   box of the layers involved at the largest of their minimum stored zooms, or a coarser
 //!   zoom when that takes more than [`MAX_OVERVIEW_TILES`] tiles; valid, non-NaN cells are
@@ -39,7 +41,10 @@ fn from_stats(func: ReduceFn, s: &BandStats) -> Option<f64> {
         ReduceFn::Mean => s.mean,
         ReduceFn::Std => s.std,
         ReduceFn::Sum => s.mean * s.count as f64,
-        ReduceFn::Median => histogram_median(&s.histogram)?,
+        ReduceFn::Median => match s.quantiles.as_ref().and_then(|q| q.percentile(50.0)) {
+            Some(m) => m,
+            None => histogram_median(&s.histogram)?,
+        },
     })
 }
 

@@ -30,6 +30,8 @@ pub enum Route {
     Layers,
     /// `GET /layers/{id}`
     Layer(String),
+    /// `GET /layers/{id}/breaks?n=N[&band=B]`: N-quantile class breaks.
+    Breaks(BreaksRequest),
     /// `GET /tiles/{id}.json` (TileJSON 3.0.0), with the style parameters for the template.
     TileJson(String, StyleQuery),
     /// `GET /tiles/{id}/{z}/{x}/{y}.{png|jpg|jpeg|tif}`
@@ -47,6 +49,18 @@ pub enum Route {
     /// the pixels inside polygons (or of the whole layer).
     Statistics(StatsRequest),
 }
+
+/// One `/layers/{id}/breaks` request, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreaksRequest {
+    pub layer: String,
+    /// Classes wanted: 2..=[`MAX_BREAK_CLASSES`].
+    pub n: u32,
+    pub band: usize,
+}
+
+/// Most classes `/breaks` divides a band into (GeoPySpark's breaks are for classed maps).
+pub const MAX_BREAK_CLASSES: u32 = 100;
 
 /// One `/algebra` tile, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -228,6 +242,7 @@ pub fn parse(path: &str, query: &str) -> Result<Route, TileError> {
         ["colormaps"] => Ok(Route::Colormaps),
         ["layers"] | ["layers", ""] => Ok(Route::Layers),
         ["layers", id] => Ok(Route::Layer(layer_id(id)?)),
+        ["layers", id, "breaks"] => Ok(Route::Breaks(breaks_query(layer_id(id)?, query)?)),
         ["legends", name] => match name.strip_suffix(".png") {
             Some(stem) => Ok(Route::LegendPng(legend_name(stem)?)),
             None => Ok(Route::Legend(legend_name(name)?)),
@@ -260,6 +275,24 @@ pub fn parse(path: &str, query: &str) -> Result<Route, TileError> {
         })),
         _ => Err(not_found()),
     }
+}
+
+/// `n=` (required, 2..=100) and `band=` (default 0) of `/breaks`.
+fn breaks_query(layer: String, query: &str) -> Result<BreaksRequest, TileError> {
+    let (mut n, mut band) = (None, 0);
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "n" => n = Some(integer("n", value.trim())?),
+            "band" => band = integer("band", value.trim())?,
+            _ => {}
+        }
+    }
+    let n = n
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|n| (2..=MAX_BREAK_CLASSES).contains(n))
+        .ok_or_else(|| TileError::bad("n", format!("must be 2..={MAX_BREAK_CLASSES}")))?;
+    let band = usize::try_from(band).map_err(|_| TileError::bad("band", "too large"))?;
+    Ok(BreaksRequest { layer, n, band })
 }
 
 /// `{z}/{x}/{y}.{ext}` of a tile URL.

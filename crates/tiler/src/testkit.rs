@@ -437,6 +437,10 @@ impl SyntheticLayer {
                     max: hi,
                     counts: vec![0; 256],
                 },
+                quantiles: None,
+                value_counts: None,
+                area_m2: None,
+                too_many_classes: false,
             }),
         }
     }

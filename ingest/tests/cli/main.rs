@@ -12,6 +12,8 @@
 //! - `merge`:  --merge first|last|min|max|mean and dtype/nodata promotion, pixel by pixel.
 //! - `pieces`: a file cut into 16 overlapping pieces (some with their CRS defined another
 //!   way) ingests to the same bytes and statistics, through `add` and plan/run-unit/commit.
+//! - `quantiles`: whole-layer quantiles, value counts and areas equal numpy's; the sketch
+//!   keeps its rank error; several units give what one does.
 //! - `s3`:     a real S3 round trip against s3s-fs (scripts/install-tools.sh), s3:// and
 //!   http:// sources.
 //! - `units`:  bad sources among good ones fail naming the file; plan/run-unit/commit by hand
@@ -27,6 +29,7 @@ mod kill;
 mod merge;
 mod oracle;
 mod pieces;
+mod quantiles;
 mod register;
 mod s3;
 mod spark;

@@ -3,6 +3,7 @@
 mod algebra;
 mod budget;
 mod http;
+mod quantiles;
 mod statistics;
 mod tiles;
 

@@ -20,6 +20,7 @@ use crate::query::{AlgebraQuery, Mode};
 use crate::read::decode_fetched;
 use crate::service::{Caching, Reply};
 use crate::zonal::plan::Plan;
+use crate::zonal::summary::value_key;
 use crate::{Request, Service, TileError};
 
 const TS: usize = TILE_SIZE as usize;
@@ -284,13 +285,28 @@ fn whole_layer(m: &Manifest, wanted: &Wanted) -> Value {
     })
 }
 
-fn band_from_stats(index: usize, s: &BandStats, _wanted: &Wanted) -> Value {
+fn band_from_stats(index: usize, s: &BandStats, wanted: &Wanted) -> Value {
     let h = &s.histogram;
     let bins = h.counts.len();
     let edges: Vec<f64> = (0..=bins)
         .map(|i| h.min + (h.max - h.min) * i as f64 / bins.max(1) as f64)
         .collect();
-    json!({
+    // Any percentile from the stored quantiles (exact, or a sketch's within its rank
+    // error); manifests written before ingest computed them have only p2 and p98.
+    let percentiles: Map<String, Value> = match &s.quantiles {
+        Some(q) => wanted
+            .percentiles
+            .iter()
+            .filter_map(|p| Some((value_key(*p), json!(q.percentile(*p)?))))
+            .collect(),
+        None => [
+            ("2".to_owned(), json!(s.p2)),
+            ("98".to_owned(), json!(s.p98)),
+        ]
+        .into_iter()
+        .collect(),
+    };
+    let mut out = json!({
         "band": index,
         "count": s.count,
         "min": s.min,
@@ -298,7 +314,17 @@ fn band_from_stats(index: usize, s: &BandStats, _wanted: &Wanted) -> Value {
         "mean": s.mean,
         "std": s.std,
         "sum": s.mean * s.count as f64,
-        "percentiles": {"2": s.p2, "98": s.p98},
+        "percentiles": percentiles,
         "histogram": {"edges": edges, "counts": h.counts},
-    })
+    });
+    if let Some(q) = &s.quantiles {
+        out["percentiles_method"] = json!(q.method.name());
+        out["rank_error"] = json!(q.rank_error);
+    }
+    // Exact whole-layer class counts and areas (categorical and mask layers).
+    if let (Some(counts), Some(areas)) = (&s.value_counts, &s.area_m2) {
+        out["value_counts"] = json!(counts);
+        out["area_m2"] = json!(areas);
+    }
+    out
 }
