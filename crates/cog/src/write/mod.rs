@@ -6,13 +6,16 @@
 //! sparse tiles, and a header built from tile sizes alone so tiles can be streamed to object
 //! storage; the `tiff` encoder writes each image's data before its IFD and in its own order.
 
+mod entries;
 mod ifd;
+mod window;
 
 use serde::{Deserialize, Serialize};
 use tilefn_raster::mercator::{self, MAX_ZOOM, TILE_SIZE};
 use tilefn_raster::{DataType, TileCoord};
 
-use self::ifd::{Entry, Value};
+use self::ifd::Entry;
+pub use self::window::{WindowSpec, window_data_order, window_header};
 use crate::layout::MAX_LEVELS_PER_COG;
 use crate::{CogError, codec, predictor};
 
@@ -340,32 +343,6 @@ pub fn data_order(spec: &CogSpec) -> Vec<(usize, usize)> {
         .collect()
 }
 
-// TIFF tags written, by number.
-const NEW_SUBFILE_TYPE: u16 = 254;
-const IMAGE_WIDTH: u16 = 256;
-const IMAGE_LENGTH: u16 = 257;
-const BITS_PER_SAMPLE: u16 = 258;
-const COMPRESSION: u16 = 259;
-const PHOTOMETRIC: u16 = 262;
-/// PhotometricInterpretation of a transparency mask.
-const PHOTOMETRIC_MASK: u16 = 4;
-const SAMPLES_PER_PIXEL: u16 = 277;
-const PLANAR_CONFIGURATION: u16 = 284;
-const PREDICTOR: u16 = 317;
-const TILE_WIDTH: u16 = 322;
-const TILE_LENGTH: u16 = 323;
-const TILE_OFFSETS: u16 = 324;
-const TILE_BYTE_COUNTS: u16 = 325;
-const EXTRA_SAMPLES: u16 = 338;
-const SAMPLE_FORMAT: u16 = 339;
-const MODEL_PIXEL_SCALE: u16 = 33550;
-const MODEL_TIEPOINT: u16 = 33922;
-const GEO_KEY_DIRECTORY: u16 = 34735;
-const GEO_ASCII_PARAMS: u16 = 34737;
-const GDAL_NODATA: u16 = 42113;
-
-const CITATION: &str = "WGS 84 / Pseudo-Mercator";
-
 /// Builds the header: file header and every IFD with its arrays, in the COG order GDAL's and
 /// rio-cogeo's validators require. `tile_sizes[level][row * cols + col]` is each encoded
 /// tile's byte length, 0 for a sparse (absent) tile. BigTIFF is used only when the file
@@ -401,38 +378,10 @@ pub fn header_with_mask(
         .flat_map(|l| std::iter::once(&tile_sizes[l]).chain(mask_sizes.get(l)))
         .cloned()
         .collect();
-    let data_len = sizes
-        .iter()
-        .flatten()
-        .try_fold(0u64, |acc, s| acc.checked_add(*s))
-        .ok_or_else(|| CogError::Usage("tile sizes overflow u64".into()))?;
-    // Sizing pass: the header's length depends only on tag counts, not on offset values.
-    let zeros: Vec<Vec<u64>> = sizes.iter().map(|s| vec![0; s.len()]).collect();
-    let classic_len = ifd::serialize(&ifd_entries(spec, &zeros, &sizes, false), false).len() as u64;
-    let big = classic_len.saturating_add(data_len) > u64::from(u32::MAX);
-    let header_len = if big {
-        ifd::serialize(&ifd_entries(spec, &zeros, &sizes, true), true).len() as u64
-    } else {
-        classic_len
-    };
     let stride = 1 + usize::from(spec.mask);
-    let mut offsets = zeros;
-    let mut at = header_len;
-    for (level, i) in data_order(spec) {
-        // The image tile, then (with a mask) its mask tile right behind it.
-        for ifd in level * stride..(level + 1) * stride {
-            let size = sizes[ifd][i];
-            if size > 0 {
-                offsets[ifd][i] = at;
-                at = at
-                    .checked_add(size)
-                    .ok_or_else(|| CogError::Usage("file size overflows u64".into()))?;
-            }
-        }
-    }
-    let out = ifd::serialize(&ifd_entries(spec, &offsets, &sizes, big), big);
-    debug_assert_eq!(out.len() as u64, header_len);
-    Ok(out)
+    entries::assemble(&sizes, &data_order(spec), stride, |offsets, sizes, big| {
+        ifd_entries(spec, offsets, sizes, big)
+    })
 }
 
 /// `sizes` has one array per level of `tiles_per_side(level)^2` entries.
@@ -464,124 +413,17 @@ fn ifd_entries(
     sizes: &[Vec<u64>],
     big: bool,
 ) -> Vec<Vec<Entry>> {
-    let samples = usize::from(spec.samples());
-    let per_sample = |v: u16| Value::Short(vec![v; samples]);
-    let offset_array = |v: &[u64]| {
-        if big {
-            Value::Long8(v.to_vec())
-        } else {
-            Value::Long(v.iter().map(|x| *x as u32).collect())
-        }
-    };
-    // Samples beyond the photometric's colour channels are "extra": unspecified data bands,
-    // then the alpha.
-    let colour = if spec.photometric == Photometric::Rgb {
-        3
-    } else {
-        1
-    };
-    let mut extra = vec![0u16; usize::from(spec.bands).saturating_sub(colour)];
-    if spec.alpha {
-        extra.push(2);
-    }
-    let nodata = spec.nodata.map(gdal_nodata_string);
-    let stride = 1 + usize::from(spec.mask);
-    let mut ifds = Vec::with_capacity(usize::from(spec.levels) * stride);
-    for level in 0..usize::from(spec.levels) {
-        let side = spec.tiles_per_side(level) * TILE_SIZE;
-        let (image, mask) = (level * stride, level * stride + 1);
-        ifds.push({
-            let mut e = vec![
-                Entry::new(IMAGE_WIDTH, Value::Long(vec![side])),
-                Entry::new(IMAGE_LENGTH, Value::Long(vec![side])),
-                Entry::new(BITS_PER_SAMPLE, per_sample(spec.dtype.bits())),
-                Entry::new(
-                    COMPRESSION,
-                    Value::Short(vec![spec.compression.tiff_code()]),
-                ),
-                Entry::new(
-                    PHOTOMETRIC,
-                    Value::Short(vec![spec.photometric.tiff_code()]),
-                ),
-                Entry::new(SAMPLES_PER_PIXEL, Value::Short(vec![spec.samples()])),
-                Entry::new(PLANAR_CONFIGURATION, Value::Short(vec![1])),
-                Entry::new(TILE_WIDTH, Value::Short(vec![TILE_SIZE as u16])),
-                Entry::new(TILE_LENGTH, Value::Short(vec![TILE_SIZE as u16])),
-                Entry::new(TILE_OFFSETS, offset_array(&offsets[image])),
-                Entry::new(TILE_BYTE_COUNTS, offset_array(&sizes[image])),
-                Entry::new(SAMPLE_FORMAT, per_sample(spec.dtype.tiff_sample_format())),
-            ];
-            if level > 0 {
-                // Reduced-resolution version of IFD 0.
-                e.push(Entry::new(NEW_SUBFILE_TYPE, Value::Long(vec![1])));
-            }
-            let pred = spec.effective_predictor();
-            if pred != Predictor::None {
-                e.push(Entry::new(PREDICTOR, Value::Short(vec![pred.tiff_code()])));
-            }
-            if !extra.is_empty() {
-                e.push(Entry::new(EXTRA_SAMPLES, Value::Short(extra.clone())));
-            }
-            // On every IFD so an overview read on its own still knows its nodata.
-            if let Some(nd) = &nodata {
-                e.push(Entry::new(GDAL_NODATA, Value::Ascii(nd.clone())));
-            }
-            if level == 0 {
-                e.extend(georeferencing(spec));
-            }
-            e
-        });
-        if spec.mask {
-            ifds.push(vec![
-                // Transparency mask, of an overview past level 0 (GDAL's internal mask).
-                Entry::new(
-                    NEW_SUBFILE_TYPE,
-                    Value::Long(vec![if level > 0 { 5 } else { 4 }]),
-                ),
-                Entry::new(IMAGE_WIDTH, Value::Long(vec![side])),
-                Entry::new(IMAGE_LENGTH, Value::Long(vec![side])),
-                Entry::new(BITS_PER_SAMPLE, Value::Short(vec![1])),
-                Entry::new(
-                    COMPRESSION,
-                    Value::Short(vec![spec.compression.tiff_code()]),
-                ),
-                Entry::new(PHOTOMETRIC, Value::Short(vec![PHOTOMETRIC_MASK])),
-                Entry::new(SAMPLES_PER_PIXEL, Value::Short(vec![1])),
-                Entry::new(PLANAR_CONFIGURATION, Value::Short(vec![1])),
-                Entry::new(TILE_WIDTH, Value::Short(vec![TILE_SIZE as u16])),
-                Entry::new(TILE_LENGTH, Value::Short(vec![TILE_SIZE as u16])),
-                Entry::new(TILE_OFFSETS, offset_array(&offsets[mask])),
-                Entry::new(TILE_BYTE_COUNTS, offset_array(&sizes[mask])),
-                Entry::new(SAMPLE_FORMAT, Value::Short(vec![1])),
-            ]);
-        }
-    }
-    ifds
-}
-
-/// GeoTIFF tags for IFD 0 (overviews inherit georeferencing from it): EPSG:3857,
-/// PixelIsArea, the anchor tile's top-left corner and the full-resolution pixel size.
-fn georeferencing(spec: &CogSpec) -> Vec<Entry> {
+    let dims: Vec<(u32, u32)> = (0..usize::from(spec.levels))
+        .map(|level| {
+            let side = spec.tiles_per_side(level) * TILE_SIZE;
+            (side, side)
+        })
+        .collect();
+    // The anchor tile's top-left corner and the full-resolution pixel size.
     let b = mercator::tile_bounds(spec.anchor);
-    let res = mercator::resolution(spec.full_zoom());
-    let citation = format!("{CITATION}|");
-    #[rustfmt::skip]
-    let keys = vec![
-        1, 1, 0, 4, // directory version 1, revision 1.0, 4 keys
-        1024, 0, 1, 1, // GTModelTypeGeoKey = ModelTypeProjected
-        1025, 0, 1, 1, // GTRasterTypeGeoKey = RasterPixelIsArea
-        1026, GEO_ASCII_PARAMS, citation.len() as u16, 0, // GTCitationGeoKey
-        3072, 0, 1, 3857, // ProjectedCSTypeGeoKey = EPSG:3857
-    ];
-    vec![
-        Entry::new(MODEL_PIXEL_SCALE, Value::Double(vec![res, res, 0.0])),
-        Entry::new(
-            MODEL_TIEPOINT,
-            Value::Double(vec![0.0, 0.0, 0.0, b.min_x, b.max_y, 0.0]),
-        ),
-        Entry::new(GEO_KEY_DIRECTORY, Value::Short(keys)),
-        Entry::new(GEO_ASCII_PARAMS, Value::Ascii(citation)),
-    ]
+    let georef = entries::georeferencing(b.min_x, b.max_y, mercator::resolution(spec.full_zoom()));
+    let image = entries::Image::of(spec);
+    entries::ifds(&image, &dims, spec.mask, georef, offsets, sizes, big)
 }
 
 /// Formats nodata like GDAL's GTiff driver: `nan`, `inf`, integers without a fraction, and
