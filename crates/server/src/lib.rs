@@ -36,7 +36,7 @@ pub struct ServerOptions {
 }
 
 /// Paths the tile service answers; with `--www`, everything else is a static file.
-const SERVICE_PREFIXES: [&str; 8] = [
+const SERVICE_PREFIXES: [&str; 9] = [
     "/tiles/",
     "/layers",
     "/legends/",
@@ -45,6 +45,7 @@ const SERVICE_PREFIXES: [&str; 8] = [
     "/algebra/",
     "/pixel/",
     "/statistics",
+    "/export/",
 ];
 
 struct AppState {

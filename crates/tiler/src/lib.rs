@@ -10,6 +10,7 @@
 //! - `paint`: the calls into `tilefn-render` (style, RGB, enhancement, encoders).
 //! - `query`: the `/algebra` and `/pixel` query (`layers=`, `formula=`, ...).
 //! - `algebra`: the `/algebra` and `/pixel` handlers (formulas and RGB over bound layers).
+//! - `export`: `/export` boxes of pixels: plan (window, zoom, limits), stitch, encode.
 //! - `overview`: whole-layer reductions and default stretches of formulas.
 //! - `zonal`: `/statistics`: polygons to tiles at a chosen zoom, value summaries per band.
 //! - `error`: [`TileError`] and the one error → status table.
@@ -20,6 +21,7 @@ mod catalog;
 mod convert;
 mod error;
 mod etag;
+mod export;
 mod layer;
 mod overview;
 mod paint;
@@ -36,6 +38,7 @@ pub mod testkit;
 mod tests;
 
 pub use error::TileError;
+pub use export::{Crs, ExportQuery, ExportRequest, MAX_EXPORT_BYTES, MAX_EXPORT_SIDE};
 pub use query::{AlgebraQuery, Binding, Mode, PixelRequest};
 pub use route::{AlgebraRequest, Format, Route, StyleQuery, TileRequest};
 pub use service::Service;

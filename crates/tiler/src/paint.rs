@@ -73,16 +73,26 @@ impl Painter {
         nodata: Option<f64>,
         enhance: &Enhancement,
     ) -> Result<Vec<u8>, TileError> {
-        let (w, h) = (block.width, block.height);
-        let img = match self {
+        match self {
             Painter::Raw => return encode_geotiff(block, tile, nodata).map_err(render_error),
             // PNG without enhancement: table styles go straight to palette indices.
             Painter::Style(style) if format == Format::Png && enhance.is_identity() => {
+                let (w, h) = (block.width, block.height);
                 return style
                     .paint_png(band(block, 0), &block.valid, w, h)
                     .map_err(render_error);
             }
-            Painter::Style(style) => style.paint(band(block, 0), &block.valid, w, h),
+            _ => {}
+        }
+        finish(self.paint(block)?, format, enhance)
+    }
+
+    /// A block painted to RGBA (not for [`Painter::Raw`], which has no colours).
+    pub fn paint(&self, block: &Block) -> Result<Rgba, TileError> {
+        let (w, h) = (block.width, block.height);
+        match self {
+            Painter::Raw => Err(TileError::Render("raw values are not painted".into())),
+            Painter::Style(style) => Ok(style.paint(band(block, 0), &block.valid, w, h)),
             Painter::Rgb => {
                 let valid: Vec<bool> = if block.bands >= 4 {
                     let alpha = band(block, 3);
@@ -96,10 +106,9 @@ impl Painter {
                     block.valid.clone()
                 };
                 let bands = [band(block, 0), band(block, 1), band(block, 2)];
-                render_rgb(bands, &valid, w, h, (0.0, 255.0), true)
+                Ok(render_rgb(bands, &valid, w, h, (0.0, 255.0), true))
             }
-        };
-        finish(img, format, enhance)
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use tilefn_raster::mercator::MAX_ZOOM;
 use tilefn_render::{Enhancement, MAX_ENHANCE_FACTOR};
 
 use crate::TileError;
+use crate::export::{ExportRequest, export_request};
 use crate::query::{AlgebraQuery, PixelRequest, QueryKind, algebra_query, pixel_point};
 use crate::zonal::{StatsRequest, stats_request};
 
@@ -48,6 +49,8 @@ pub enum Route {
     /// `GET|POST /statistics/{layer}` and `/statistics?layers=...&formula=...`: summaries of
     /// the pixels inside polygons (or of the whole layer).
     Statistics(StatsRequest),
+    /// `GET|POST /export/{id}.{tif|png|jpg}?bbox=...`: a box of pixels stitched from tiles.
+    Export(ExportRequest),
 }
 
 /// One `/layers/{id}/breaks` request, parsed.
@@ -273,6 +276,7 @@ pub fn parse(path: &str, query: &str) -> Result<Route, TileError> {
             point: pixel_point(x, y, query)?,
             query: algebra_query(query, QueryKind::Pixel)?,
         })),
+        ["export", file] => Ok(Route::Export(export_request(file, query)?)),
         _ => Err(not_found()),
     }
 }
@@ -297,7 +301,13 @@ fn breaks_query(layer: String, query: &str) -> Result<BreaksRequest, TileError> 
 
 /// `{z}/{x}/{y}.{ext}` of a tile URL.
 fn tile_and_format(z: &str, x: &str, y: &str) -> Result<(TileCoord, Format), TileError> {
-    let (y, ext) = y
+    let (y, format) = stem_and_format(y)?;
+    Ok((tile_coord(z, x, y)?, format))
+}
+
+/// `{stem}.{png|jpg|jpeg|tif|tiff}` → the stem and the format.
+pub(crate) fn stem_and_format(file: &str) -> Result<(&str, Format), TileError> {
+    let (stem, ext) = file
         .rsplit_once('.')
         .ok_or_else(|| TileError::bad("format", "missing extension: use .png, .jpg or .tif"))?;
     let format = match ext.to_ascii_lowercase().as_str() {
@@ -307,11 +317,11 @@ fn tile_and_format(z: &str, x: &str, y: &str) -> Result<(TileCoord, Format), Til
         other => {
             return Err(TileError::bad(
                 "format",
-                format!("{other:?} is not one of png, jpg, jpeg, tif"),
+                format!("{} is not one of png, jpg, jpeg, tif", printable(other)),
             ));
         }
     };
-    Ok((tile_coord(z, x, y)?, format))
+    Ok((stem, format))
 }
 
 /// Layer ids that cannot exist (bad alphabet) are simply unknown: 404, not 400.

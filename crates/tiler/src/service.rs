@@ -220,6 +220,7 @@ impl<B: Bucket> Service<B> {
             Route::Algebra(a) => self.algebra(a, req).await,
             Route::Pixel(p) => self.pixel(p, req).await,
             Route::Statistics(s) => self.statistics(s, req).await,
+            Route::Export(e) => self.export(e, req).await,
         }
     }
 

@@ -206,14 +206,15 @@ pub(super) fn assemble(
     let mut at = header_len;
     for &(level, i) in order {
         // The image tile, then (with a mask) its mask tile right behind it.
-        for ifd in level * stride..(level + 1) * stride {
+        let ifds = level * stride..(level + 1) * stride;
+        for (ifd, slots) in offsets.iter_mut().enumerate().skip(ifds.start).take(stride) {
             let size = sizes
                 .get(ifd)
                 .and_then(|s| s.get(i))
                 .copied()
                 .ok_or_else(|| CogError::Usage(format!("no tile {i} in IFD {ifd}")))?;
-            if size > 0 {
-                offsets[ifd][i] = at;
+            if let (true, Some(slot)) = (size > 0, slots.get_mut(i)) {
+                *slot = at;
                 at = at
                     .checked_add(size)
                     .ok_or_else(|| CogError::Usage("file size overflows u64".into()))?;

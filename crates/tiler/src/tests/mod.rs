@@ -2,6 +2,7 @@
 
 mod algebra;
 mod budget;
+mod export;
 mod http;
 mod quantiles;
 mod statistics;

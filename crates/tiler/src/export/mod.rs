@@ -1,0 +1,200 @@
+//! `/export/{layer}.{tif,png,jpg}`: the pixels of a box (or a POSTed polygon's box)
+//! stitched from the XYZ tiles of one zoom (GeoPySpark's `stitch`, TiTiler's `/bbox`).
+//!
+//! Three steps, as everywhere in this crate: plan (`plan`: the query, the pixel window,
+//! the zoom under the size limits; every 400 is raised here, after the manifest and before
+//! any tile byte), fetch (the window's tiles, in batches that bound the decoded blocks in
+//! flight), then stitch and encode (`stitch`, `encode`: pure, on bytes).
+
+mod encode;
+mod plan;
+mod stitch;
+
+use std::sync::Arc;
+
+use futures_util::future::try_join_all;
+use tilefn_catalog::Datatype;
+use tilefn_raster::{Block, TILE_SIZE, TileCoord};
+use tilefn_storage::Bucket;
+
+pub use self::plan::{Crs, ExportQuery, MAX_EXPORT_BYTES, MAX_EXPORT_SIDE, Window, export_query};
+use self::stitch::{ImageCanvas, RawCanvas, overlap};
+use crate::convert::BandMask;
+use crate::etag;
+use crate::layer::{Layer, Legend};
+use crate::paint::{Painter, finish};
+use crate::route::{Format, StyleQuery, stem_and_format, style_query};
+use crate::service::{Caching, Reply};
+use crate::{Request, Service, TileError};
+
+/// Decoded tile bytes (`f64` per band and pixel) held at once while an export reads: 16 MiB,
+/// 32 single-band tiles a batch.
+const BLOCK_BYTES_IN_FLIGHT: usize = 16 << 20;
+
+/// One `/export` request, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportRequest {
+    pub layer: String,
+    pub format: Format,
+    pub query: ExportQuery,
+    /// Style parameters of `/tiles` (PNG and JPEG; `v=` pins the version for every format).
+    pub style: StyleQuery,
+}
+
+/// Parses `/export/{file}` and its query: `file` is `{layer}.{tif|png|jpg|jpeg}`.
+pub fn export_request(file: &str, query: &str) -> Result<ExportRequest, TileError> {
+    let (id, format) = stem_and_format(file)?;
+    Ok(ExportRequest {
+        layer: crate::route::layer_id(id)?,
+        format,
+        query: export_query(query)?,
+        style: style_query(query)?,
+    })
+}
+
+/// What the read tiles are stitched into.
+enum Canvas {
+    Raw(RawCanvas),
+    Image(ImageCanvas),
+}
+
+impl<B: Bucket> Service<B> {
+    /// An export, retried once with a fresh manifest when an object changed mid-read.
+    pub(crate) async fn export(
+        &self,
+        e: &ExportRequest,
+        req: &Request,
+    ) -> Result<Reply, TileError> {
+        match self.export_once(e, req).await {
+            Err(err) if err.is_stale() && e.style.version.is_none() => {
+                log::info!("export {}: {err}; retrying with a fresh manifest", e.layer);
+                self.forget_layer(&e.layer);
+                self.export_once(e, req).await
+            }
+            other => other,
+        }
+    }
+
+    async fn export_once(&self, e: &ExportRequest, req: &Request) -> Result<Reply, TileError> {
+        let layer = self
+            .layer(&e.layer, e.style.version.as_deref(), req.now_ms)
+            .await?;
+        let legend: Option<Arc<Legend>> = match &e.style.legend {
+            Some(name) => Some(self.legend(name, req.now_ms).await?),
+            None => None,
+        };
+        let m = &layer.manifest;
+        let painter = Painter::new(m, e.format, &e.style, legend.as_ref().map(|l| &l.value))?;
+        let bbox = e.query.bbox.ok_or_else(|| {
+            TileError::bad("bbox", "required: minx,miny,maxx,maxy (or POST a polygon)")
+        })?;
+        let sample_bytes = (m.band_count * m.dtype.size()) as u64;
+        let window = plan::choose(
+            &bbox,
+            e.query.zoom,
+            layer.stored_zooms(),
+            e.format,
+            sample_bytes,
+        )?;
+        let caching = match e.style.version {
+            Some(_) => Caching::Immutable,
+            None => Caching::MaxAge(self.config.max_age),
+        };
+        let tag = etag::strong(&[
+            "export",
+            &e.layer,
+            &m.version,
+            &format!(
+                "{}/{}/{}/{}x{}",
+                window.z, window.col0, window.row0, window.width, window.height
+            ),
+            e.format.ext(),
+            &e.style.canonical(),
+            &painter.canonical(),
+        ]);
+        if let Some(not_modified) = Reply::conditional(req, tag.clone(), caching) {
+            return Ok(not_modified);
+        }
+        let body = self.render_export(&layer, &window, e, &painter).await?;
+        Ok(Reply {
+            status: 200,
+            content_type: Some(e.format.content_type()),
+            body,
+            etag: Some(tag),
+            caching,
+        })
+    }
+
+    /// Reads the window's tiles, stitches and encodes them.
+    async fn render_export(
+        &self,
+        layer: &Layer,
+        window: &Window,
+        e: &ExportRequest,
+        painter: &Painter,
+    ) -> Result<Vec<u8>, TileError> {
+        let m = &layer.manifest;
+        let (w, h) = (window.width as usize, window.height as usize);
+        let mut canvas = match e.format {
+            Format::Tiff => Canvas::Raw(RawCanvas::new(
+                w,
+                h,
+                m.band_count,
+                m.dtype,
+                m.nodata.unwrap_or(0.0),
+            )),
+            _ => Canvas::Image(ImageCanvas::new(w, h)),
+        };
+        let tiles: Vec<TileCoord> = window_tiles(window)
+            .into_iter()
+            .filter(|t| layer.covers(*t))
+            .collect();
+        let per_tile = (TILE_SIZE * TILE_SIZE) as usize * 8 * m.band_count.max(1);
+        let batch = (BLOCK_BYTES_IN_FLIGHT / per_tile).max(1);
+        for chunk in tiles.chunks(batch) {
+            let reads = chunk
+                .iter()
+                .map(|t| self.read_tile(layer, *t, BandMask::ALL));
+            let blocks = try_join_all(reads).await?;
+            for (t, block) in chunk.iter().zip(blocks) {
+                if let (Some(block), Some(o)) = (block, overlap(window, *t)) {
+                    paste(&mut canvas, o, &block, painter)?;
+                }
+            }
+        }
+        match canvas {
+            Canvas::Raw(raw) => {
+                let categorical = m.datatype != Datatype::Continuous;
+                encode::encode_tiff(raw, window, categorical, m.nodata)
+            }
+            Canvas::Image(img) => finish(img.image, e.format, &e.style.enhance),
+        }
+    }
+}
+
+fn paste(
+    canvas: &mut Canvas,
+    o: stitch::Overlap,
+    block: &Block,
+    painter: &Painter,
+) -> Result<(), TileError> {
+    match canvas {
+        Canvas::Raw(raw) => raw.paste(o, block),
+        Canvas::Image(img) => img.paste(o, &painter.paint(block)?),
+    }
+    Ok(())
+}
+
+/// The tiles of the window's zoom under it, row by row.
+fn window_tiles(w: &Window) -> Vec<TileCoord> {
+    let ts = u64::from(TILE_SIZE);
+    if w.width == 0 || w.height == 0 {
+        return Vec::new();
+    }
+    let (x0, x1) = (w.col0 / ts, (w.col0 + w.width - 1) / ts);
+    let (y0, y1) = (w.row0 / ts, (w.row0 + w.height - 1) / ts);
+    (y0..=y1)
+        .flat_map(|y| (x0..=x1).map(move |x| (x, y)))
+        .filter_map(|(x, y)| TileCoord::checked(u32::from(w.z), x, y))
+        .collect()
+}

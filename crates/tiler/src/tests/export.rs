@@ -1,0 +1,385 @@
+//! `/export`: the exact pixel window of a box, zoom choice and the limit 400s, masked
+//! integer layers, PNG stitched like `/tiles`, and hostile input (never a 5xx).
+
+use tilefn_cog::read::{Limits, Tiff, decode_tile, parse_file};
+use tilefn_raster::mercator::{ORIGIN_SHIFT, resolution};
+use tilefn_raster::{DataType, TileCoord};
+
+use super::*;
+use crate::testkit::{float_layer, rgb_layer};
+
+/// A decoded export GeoTIFF at full resolution.
+pub struct Decoded {
+    pub width: usize,
+    pub height: usize,
+    pub dtype: DataType,
+    pub samples: usize,
+    pub nodata: Option<f64>,
+    /// Band-sequential values.
+    pub values: Vec<f64>,
+    /// Validity from the internal mask, if the file has one.
+    pub mask: Option<Vec<bool>>,
+    /// Top-left corner and pixel size.
+    pub origin: (f64, f64),
+    pub resolution: f64,
+    pub tiff: Tiff,
+}
+
+/// Decodes IFD 0 (and its mask IFD) of an export, tile by tile.
+pub fn decode_export(bytes: &[u8]) -> Result<Decoded, BoxError> {
+    let limits = Limits::default();
+    let tiff = parse_file(bytes, &limits)?;
+    let ifd = tiff.ifds.first().ok_or("no IFD")?;
+    let (width, height) = (ifd.width as usize, ifd.height as usize);
+    let dtype = ifd.dtype.ok_or("dtype")?;
+    let samples = usize::from(ifd.samples);
+    let mask_ifd = tiff.mask_of(ifd);
+    let n = width * height;
+    let mut values = vec![f64::NAN; n * samples];
+    let mut mask = mask_ifd.map(|_| vec![false; n]);
+    for row in 0..ifd.tiles_down() {
+        for col in 0..ifd.tiles_across() {
+            let tile = |i: &tilefn_cog::Ifd| -> Result<Option<Vec<u8>>, BoxError> {
+                let Some(r) = i.tile_range(col, row) else {
+                    return Ok(None);
+                };
+                let raw = &bytes[usize::try_from(r.start)?..usize::try_from(r.end)?];
+                Ok(Some(decode_tile(&tiff, i, raw, &limits)?))
+            };
+            let raw = tile(ifd)?;
+            let m = match mask_ifd {
+                Some(i) => tile(i)?,
+                None => None,
+            };
+            for y in 0..256 {
+                for x in 0..256 {
+                    let (gx, gy) = (col as usize * 256 + x, row as usize * 256 + y);
+                    if gx >= width || gy >= height {
+                        continue;
+                    }
+                    let (p, t) = (gy * width + gx, y * 256 + x);
+                    for b in 0..samples {
+                        values[b * n + p] = match &raw {
+                            Some(raw) => {
+                                let at = (t * samples + b) * dtype.size();
+                                dtype.read_le(&raw[at..]).ok_or("sample")?
+                            }
+                            None => ifd.nodata.unwrap_or(0.0),
+                        };
+                    }
+                    if let (Some(mask), Some(m)) = (mask.as_mut(), &m) {
+                        mask[p] = m[t] != 0;
+                    }
+                }
+            }
+        }
+    }
+    let scale = ifd.model_pixel_scale.clone().ok_or("pixel scale")?;
+    let tie = ifd.model_tiepoint.clone().ok_or("tiepoint")?;
+    Ok(Decoded {
+        width,
+        height,
+        dtype,
+        samples,
+        nodata: ifd.nodata,
+        values,
+        mask,
+        origin: (tie[3], tie[4]),
+        resolution: scale[0],
+        tiff,
+    })
+}
+
+/// A `bbox=` in EPSG:3857 for global pixels `cols` x `rows` of zoom `z` (edges on pixel
+/// boundaries).
+fn bbox(z: u8, cols: (u64, u64), rows: (u64, u64)) -> String {
+    let res = resolution(z);
+    let x = |c: u64| -ORIGIN_SHIFT + c as f64 * res;
+    let y = |r: u64| ORIGIN_SHIFT - r as f64 * res;
+    format!(
+        "bbox={},{},{},{}&crs=3857",
+        x(cols.0),
+        y(rows.1),
+        x(cols.1),
+        y(rows.0)
+    )
+}
+
+#[tokio::test]
+async fn the_window_has_the_exact_pixels_of_the_tiles() -> TestResult {
+    let layer = float_layer("f");
+    let (svc, _) = setup(std::slice::from_ref(&layer)).await?;
+    // Crosses tile boundaries (4352, 4608; 3328, 3584) and the data's west and north edges.
+    let (cols, rows) = ((4390, 4700), (3260, 3600));
+    let r = svc
+        .handle(&get(&format!("/export/f.tif?{}", bbox(5, cols, rows))))
+        .await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    assert_eq!(r.header("content-type"), Some("image/tiff"));
+    let d = decode_export(&r.body)?;
+    assert_eq!((d.width, d.height), (310, 340));
+    assert_eq!(
+        (d.dtype, d.samples, d.nodata),
+        (DataType::Float32, 1, Some(-9999.0))
+    );
+    let res = resolution(5);
+    assert_eq!(d.resolution, res);
+    assert_eq!(
+        d.origin,
+        (-ORIGIN_SHIFT + 4390.0 * res, ORIGIN_SHIFT - 3260.0 * res)
+    );
+    assert!(d.mask.is_none(), "nodata marks validity");
+    // 310 x 340 passes one tile: one overview.
+    assert_eq!(d.tiff.ifds.len(), 2);
+    let (mut valid, mut invalid) = (0, 0);
+    for y in 0..d.height {
+        for x in 0..d.width {
+            let (gx, gy) = (cols.0 + x as u64, rows.0 + y as u64);
+            let want = match layer.value_at(5, gx, gy) {
+                Some(v) => {
+                    valid += 1;
+                    f64::from(v[0] as f32)
+                }
+                None => {
+                    invalid += 1;
+                    -9999.0
+                }
+            };
+            assert_eq!(d.values[y * d.width + x], want, "pixel {gx},{gy}");
+        }
+    }
+    assert!(
+        valid > 1000 && invalid > 1000,
+        "{valid} valid, {invalid} not"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_default_zoom_is_the_deepest_that_fits() -> TestResult {
+    let (svc, _) = setup(&[float_layer("f")]).await?;
+    // A small box: the layer's max zoom.
+    let small = bbox(5, (4400, 4500), (3300, 3400));
+    let r = svc.handle(&get(&format!("/export/f.tif?{small}"))).await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    assert_eq!(decode_export(&r.body)?.resolution, resolution(5));
+    let r = svc
+        .handle(&get(&format!("/export/f.tif?{small}&zoom=4")))
+        .await;
+    assert_eq!(decode_export(&r.body)?.width, 50);
+    // The world: 8192 px at zoom 5, 4096 px (112 MB of float32) at 4, so zoom 3.
+    svc.bucket().reset();
+    let world = "bbox=-180,-85,180,85";
+    let r = svc
+        .handle(&get(&format!("/export/f.tif?{world}&zoom=5")))
+        .await;
+    assert_eq!(r.status, 400);
+    let msg = error_message(&r);
+    assert!(
+        msg.starts_with("zoom: at zoom 5 the export is 8192x"),
+        "{msg}"
+    );
+    assert!(msg.contains("4096x4096 px and 64 MB"), "{msg}");
+    assert!(msg.ends_with("the largest zoom that fits is 3"), "{msg}");
+    assert_eq!(
+        svc.bucket().tally().reads,
+        0,
+        "the limit is checked before any read"
+    );
+    // PNG is 4 bytes a pixel: zoom 4 fits.
+    let r = svc
+        .handle(&get(&format!("/export/f.png?{world}&zoom=5")))
+        .await;
+    assert!(error_message(&r).ends_with("is 4"), "{}", error_message(&r));
+    let r = svc.handle(&get(&format!("/export/f.tif?{world}"))).await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    let d = decode_export(&r.body)?;
+    assert_eq!((d.resolution, d.width), (resolution(3), 2048));
+    Ok(())
+}
+
+#[tokio::test]
+async fn masked_integer_layers_export_an_internal_mask() -> TestResult {
+    let layer = rgb_layer("rgb");
+    let (svc, _) = setup(std::slice::from_ref(&layer)).await?;
+    let (cols, rows) = ((4395, 4420), (3270, 3290));
+    let r = svc
+        .handle(&get(&format!("/export/rgb.tif?{}", bbox(5, cols, rows))))
+        .await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    let d = decode_export(&r.body)?;
+    assert_eq!((d.dtype, d.samples, d.nodata), (DataType::Uint8, 3, None));
+    let mask = d.mask.ok_or("no mask IFD")?;
+    let n = d.width * d.height;
+    for y in 0..d.height {
+        for x in 0..d.width {
+            let (gx, gy) = (cols.0 + x as u64, rows.0 + y as u64);
+            let p = y * d.width + x;
+            let want = layer.value_at(5, gx, gy);
+            assert_eq!(mask[p], want.is_some(), "pixel {gx},{gy}");
+            if let Some(v) = want {
+                for (b, want) in v.iter().enumerate() {
+                    assert_eq!(d.values[b * n + p], *want);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn png_equals_the_stitched_tile_pngs() -> TestResult {
+    let (svc, _) = setup(&[float_layer("f")]).await?;
+    let (cols, rows) = ((4600, 4620), (3320, 3340));
+    let r = svc
+        .handle(&get(&format!(
+            "/export/f.png?{}&colormap_name=viridis",
+            bbox(5, cols, rows)
+        )))
+        .await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    assert_eq!(r.header("content-type"), Some("image/png"));
+    let (w, h, rgba) = decode_png(&r.body)?;
+    assert_eq!((w, h), (20, 20));
+    let mut tiles = std::collections::HashMap::new();
+    for y in 0..20u64 {
+        for x in 0..20u64 {
+            let (gx, gy) = (cols.0 + x, rows.0 + y);
+            let t = TileCoord::new(5, (gx / 256) as u32, (gy / 256) as u32);
+            if let std::collections::hash_map::Entry::Vacant(slot) = tiles.entry(t) {
+                let url = format!("/tiles/f/{t}.png?colormap_name=viridis");
+                let tile = svc.handle(&get(&url)).await;
+                slot.insert(decode_png(&tile.body)?.2);
+            }
+            let tile = tiles.get(&t).ok_or("tile")?;
+            let s = (((gy % 256) * 256 + gx % 256) * 4) as usize;
+            let d = ((y * 20 + x) * 4) as usize;
+            assert_eq!(&rgba[d..d + 4], &tile[s..s + 4], "pixel {gx},{gy}");
+        }
+    }
+    let r = svc
+        .handle(&get(&format!("/export/f.jpg?{}", bbox(5, cols, rows))))
+        .await;
+    assert_eq!(
+        (r.status, r.header("content-type")),
+        (200, Some("image/jpeg"))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_large_export_is_a_tiled_cog_with_overviews() -> TestResult {
+    let (svc, _) = setup(&[float_layer("f")]).await?;
+    let r = svc
+        .handle(&get(&format!(
+            "/export/f.tif?{}",
+            bbox(5, (4200, 5000), (3100, 3900))
+        )))
+        .await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    let d = decode_export(&r.body)?;
+    let sizes: Vec<(u32, u32)> = d.tiff.ifds.iter().map(|i| (i.width, i.height)).collect();
+    assert_eq!(sizes, [(800, 800), (400, 400), (200, 200)]);
+    assert!(d.tiff.ifds.iter().all(|i| i.tiled && i.tile_width == 256));
+    // Tiles with no valid pixel are sparse; the others come after every IFD.
+    let first_data = d.tiff.ifds[0].tile_offsets.iter().filter(|o| **o > 0).min();
+    assert!(first_data.is_some_and(|o| *o > d.tiff.ifds[2].offset));
+    assert!(d.tiff.ifds[0].tile_offsets.contains(&0));
+    Ok(())
+}
+
+#[tokio::test]
+async fn hostile_input_is_a_400_or_404_never_a_5xx() -> TestResult {
+    let (svc, _) = setup(&[float_layer("f")]).await?;
+    let ok = "bbox=10,-10,11,-9";
+    let cases: &[(&str, u16, &str)] = &[
+        ("/export/f.tif", 400, "bbox: required"),
+        (
+            "/export/f.tif?bbox=1,2,3",
+            400,
+            "bbox: expected four numbers",
+        ),
+        (
+            "/export/f.tif?bbox=1,2,x,4",
+            400,
+            "bbox: \"x\" is not a finite number",
+        ),
+        ("/export/f.tif?bbox=NaN,2,3,4", 400, "bbox:"),
+        (
+            "/export/f.tif?bbox=3,2,1,4",
+            400,
+            "bbox: min must be below max",
+        ),
+        (
+            "/export/f.tif?bbox=0,80,1,85.06",
+            400,
+            "bbox: latitudes must be within",
+        ),
+        (
+            "/export/f.tif?bbox=0,0,1,1e-9&crs=4326&zoom=3",
+            400,
+            "holds no pixel centre",
+        ),
+        ("/export/f.tif?bbox=0,0,1,1&crs=900913", 400, "crs:"),
+        ("/export/f.tif?bbox=0,0,1,1&zoom=1.5", 400, "zoom:"),
+        (
+            "/export/f.tif?bbox=0,0,1,1&zoom=2",
+            400,
+            "zoom: must be within the layer's zooms 3..=5",
+        ),
+        ("/export/f.gif?bbox=0,0,1,1", 400, "format:"),
+        ("/export/f?bbox=0,0,1,1", 400, "format:"),
+        ("/export/nope.tif?bbox=0,0,1,1", 404, "layer not found"),
+        ("/export/..%2Ff.tif?bbox=0,0,1,1", 404, "layer not found"),
+        (
+            "/export/f.png?bbox=0,0,1,1&colormap_name=nope",
+            400,
+            "colormap_name",
+        ),
+        ("/export/f.png?bbox=0,0,1,1&rescale=1", 400, "rescale"),
+    ];
+    for (url, status, message) in cases {
+        let r = svc.handle(&get(url)).await;
+        assert_eq!(r.status, *status, "{url}: {}", error_message(&r));
+        assert!(
+            error_message(&r).contains(message),
+            "{url}: {}",
+            error_message(&r)
+        );
+    }
+    // Outside the layer: a valid, all-nodata file without a tile read.
+    svc.bucket().reset();
+    let r = svc.handle(&get(&format!("/export/f.tif?{ok}"))).await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    assert!(decode_export(&r.body)?.values.iter().all(|v| *v == -9999.0));
+    Ok(())
+}
+
+#[tokio::test]
+async fn etags_name_the_pixels_not_the_spelling() -> TestResult {
+    let (svc, _) = setup(&[float_layer("f")]).await?;
+    let a = svc
+        .handle(&get(&format!(
+            "/export/f.tif?{}",
+            bbox(5, (4400, 4410), (3300, 3310))
+        )))
+        .await;
+    let tag = a.header("etag").ok_or("no etag")?.to_owned();
+    // The same pixels from a box whose edges are 0.4 px off the pixel boundaries.
+    let res = resolution(5);
+    let (x, y) = (
+        |c: f64| -ORIGIN_SHIFT + c * res,
+        |r: f64| ORIGIN_SHIFT - r * res,
+    );
+    let q = format!(
+        "bbox={},{},{},{}&crs=3857",
+        x(4400.4),
+        y(3310.4),
+        x(4410.4),
+        y(3299.6)
+    );
+    let mut req = get(&format!("/export/f.tif?{q}"));
+    req.if_none_match = Some(tag);
+    assert_eq!(svc.handle(&req).await.status, 304);
+    Ok(())
+}
