@@ -24,6 +24,8 @@ use tilefn_raster::mercator::{
 use tilefn_raster::{Block, Bounds, DataType, TILE_SIZE, TileCoord};
 use tilefn_storage::Bucket;
 
+use crate::Request;
+
 type BoxError = Box<dyn Error + Send + Sync>;
 
 /// Stores one object: `(key, bytes)`.
@@ -158,6 +160,17 @@ pub fn multiband_layer(id: &str) -> SyntheticLayer {
 pub fn multiband_pixel(z: u8, gx: u64, gy: u64, band: usize) -> f64 {
     let b = band as u64 + 1;
     f64::from(z) * 10.0 + b as f64 * 100.0 + ((gx * b + gy * 7) % 97) as f64 * 0.5
+}
+
+/// A GET of `url` (path and optional query) at time 0.
+pub fn get(url: &str) -> Request {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    Request {
+        method: "GET".into(),
+        path: path.into(),
+        query: query.into(),
+        ..Request::default()
+    }
 }
 
 /// One object to store.

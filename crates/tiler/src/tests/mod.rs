@@ -12,6 +12,7 @@ use tilefn_cog::read::{Limits, decode_tile, parse_file};
 use tilefn_raster::DataType;
 use tilefn_storage::MemoryStore;
 
+pub use crate::testkit::get;
 use crate::testkit::{CountingBucket, SyntheticLayer, publish_to_memory};
 use crate::{Config, Request, Response, Service};
 
@@ -35,17 +36,6 @@ pub async fn setup(
     store.put("legends/classes.json", CLASSES_LEGEND.as_bytes().to_vec());
     let service = Service::new(CountingBucket::new(store.clone()), Config::default());
     Ok((service, store))
-}
-
-/// A GET of `url` (path and optional query) at time 0.
-pub fn get(url: &str) -> Request {
-    let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    Request {
-        method: "GET".into(),
-        path: path.into(),
-        query: query.into(),
-        ..Request::default()
-    }
 }
 
 pub fn error_message(r: &Response) -> String {
