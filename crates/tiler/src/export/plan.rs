@@ -201,14 +201,13 @@ impl Window {
     }
 
     /// Bytes the export holds while it is built: for GeoTIFF each pixel's samples plus a
-    /// validity byte, times 4/3 for the overviews; for PNG RGBA (4 bytes), for JPEG RGBA
-    /// plus the RGB copy the encoder makes (7 bytes).
+    /// validity byte, times 4/3 for the overviews; for PNG and JPEG the painted RGBA plus
+    /// the encoder's copy (RGB, grey or palette indices: at most 3 bytes), 7 bytes a pixel.
     pub fn memory(&self, format: Format, sample_bytes: u64) -> u64 {
         let px = self.width.saturating_mul(self.height);
         match format {
             Format::Tiff => px.saturating_mul(sample_bytes + 1).saturating_mul(4) / 3,
-            Format::Png => px.saturating_mul(4),
-            Format::Jpeg => px.saturating_mul(7),
+            Format::Png | Format::Jpeg => px.saturating_mul(7),
         }
     }
 

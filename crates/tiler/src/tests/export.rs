@@ -6,7 +6,7 @@ use tilefn_raster::mercator::{ORIGIN_SHIFT, resolution};
 use tilefn_raster::{DataType, TileCoord};
 
 use super::*;
-use crate::testkit::{float_layer, rgb_layer};
+use crate::testkit::{categorical_layer, float_layer, rgb_layer};
 
 /// A decoded export GeoTIFF at full resolution.
 pub struct Decoded {
@@ -157,7 +157,7 @@ async fn the_window_has_the_exact_pixels_of_the_tiles() -> TestResult {
 
 #[tokio::test]
 async fn the_default_zoom_is_the_deepest_that_fits() -> TestResult {
-    let (svc, _) = setup(&[float_layer("f")]).await?;
+    let (svc, _) = setup(&[float_layer("f"), categorical_layer("c")]).await?;
     // A small box: the layer's max zoom.
     let small = bbox(5, (4400, 4500), (3300, 3400));
     let r = svc.handle(&get(&format!("/export/f.tif?{small}"))).await;
@@ -186,9 +186,9 @@ async fn the_default_zoom_is_the_deepest_that_fits() -> TestResult {
         0,
         "the limit is checked before any read"
     );
-    // PNG is 4 bytes a pixel: zoom 4 fits.
+    // A uint8 layer's 4096 x 4096 GeoTIFF is 43 MB: zoom 4 fits.
     let r = svc
-        .handle(&get(&format!("/export/f.png?{world}&zoom=5")))
+        .handle(&get(&format!("/export/c.tif?{world}&zoom=5")))
         .await;
     assert!(error_message(&r).ends_with("is 4"), "{}", error_message(&r));
     let r = svc.handle(&get(&format!("/export/f.tif?{world}"))).await;
