@@ -11,7 +11,7 @@ use tilefn_cog::write::{
 use tilefn_raster::{DataType, TILE_SIZE};
 
 use super::plan::Window;
-use super::stitch::RawCanvas;
+use super::raw::RawCanvas;
 use crate::TileError;
 
 const TS: usize = TILE_SIZE as usize;
@@ -51,11 +51,9 @@ pub fn encode_tiff(
     let (mut tiles, mut masks) = (Vec::new(), Vec::new());
     let mut level = canvas;
     for l in 0..spec.levels() {
-        if l > 0 {
-            // Each level is built from the previous one, which is dropped: the full
-            // resolution and one overview are in memory at once, never the whole pyramid.
-            level = level.reduce(categorical);
-        }
+        // The next overview is built first; then each strip of this level is freed once
+        // its tiles are compressed, so raw pixels shrink as the file grows.
+        let next = (l + 1 < spec.levels()).then(|| level.reduce(categorical));
         let (cols, rows) = spec.level_tiles(l);
         let (mut encoded, mut encoded_masks) = (Vec::new(), Vec::new());
         for r in 0..rows as usize {
@@ -73,11 +71,15 @@ pub fn encode_tiff(
                     Vec::new()
                 });
             }
+            level.free_strip(r);
         }
         tiles.push(encoded);
         masks.push(encoded_masks);
+        match next {
+            Some(n) => level = n,
+            None => break,
+        }
     }
-    drop(level);
     let lengths = |v: &[Vec<Vec<u8>>]| -> Vec<Vec<u64>> {
         v.iter()
             .map(|l| l.iter().map(|t| t.len() as u64).collect())
@@ -90,11 +92,12 @@ pub fn encode_tiff(
     };
     let mut out = window_header(&spec, &lengths(&tiles), &mask_sizes).map_err(err)?;
     let total: usize = tiles.iter().chain(&masks).flatten().map(Vec::len).sum();
-    out.reserve(total);
+    out.reserve_exact(total);
     for (l, i) in window_data_order(&spec) {
-        for part in [&tiles, &masks] {
-            if let Some(bytes) = part.get(l).and_then(|level| level.get(i)) {
-                out.extend_from_slice(bytes);
+        for part in [&mut tiles, &mut masks] {
+            // Taken, so each tile's memory is freed as the file takes its copy.
+            if let Some(bytes) = part.get_mut(l).and_then(|level| level.get_mut(i)) {
+                out.extend_from_slice(&std::mem::take(bytes));
             }
         }
     }

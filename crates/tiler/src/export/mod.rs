@@ -8,6 +8,7 @@
 
 mod encode;
 mod plan;
+mod raw;
 mod stitch;
 
 use std::sync::Arc;
@@ -18,7 +19,8 @@ use tilefn_raster::{Block, TILE_SIZE, TileCoord};
 use tilefn_storage::Bucket;
 
 pub use self::plan::{Crs, ExportQuery, MAX_EXPORT_BYTES, MAX_EXPORT_SIDE, Window, export_query};
-use self::stitch::{ImageCanvas, RawCanvas, overlap};
+use self::raw::RawCanvas;
+use self::stitch::{ImageCanvas, overlap};
 use crate::convert::BandMask;
 use crate::etag;
 use crate::layer::{Layer, Legend};
