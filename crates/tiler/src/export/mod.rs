@@ -3,8 +3,9 @@
 //!
 //! Three steps, as everywhere in this crate: plan (`plan`: the query, the pixel window,
 //! the zoom under the size limits; every 400 is raised here, after the manifest and before
-//! any tile byte), fetch (the window's tiles, in batches that bound the decoded blocks in
-//! flight), then stitch and encode (`stitch`, `encode`: pure, on bytes).
+//! any tile byte), fetch (the window's tiles, tile row by tile row, in batches that bound
+//! the decoded blocks in flight), then stitch and encode (`raw`, `stitch`, `encode`: pure,
+//! on bytes; a GeoTIFF's finished strips are compressed and freed while later rows read).
 
 mod encode;
 mod plan;
@@ -18,6 +19,7 @@ use tilefn_catalog::Datatype;
 use tilefn_raster::{Block, TILE_SIZE, TileCoord};
 use tilefn_storage::Bucket;
 
+use self::encode::TiffEncoder;
 pub use self::plan::{Crs, ExportQuery, MAX_EXPORT_BYTES, MAX_EXPORT_SIDE, Window, export_query};
 use self::raw::RawCanvas;
 use self::stitch::{ImageCanvas, overlap};
@@ -54,9 +56,10 @@ pub fn export_request(file: &str, query: &str) -> Result<ExportRequest, TileErro
     })
 }
 
-/// What the read tiles are stitched into.
+/// What the read tiles are stitched into: raw samples with the encoder that takes each
+/// finished strip, or painted pixels.
 enum Canvas {
-    Raw(RawCanvas),
+    Raw(RawCanvas, Box<TiffEncoder>),
     Image(ImageCanvas),
 }
 
@@ -138,37 +141,38 @@ impl<B: Bucket> Service<B> {
         let m = &layer.manifest;
         let (w, h) = (window.width as usize, window.height as usize);
         let mut canvas = match e.format {
-            Format::Tiff => Canvas::Raw(RawCanvas::new(
-                w,
-                h,
-                m.band_count,
-                m.dtype,
-                m.nodata.unwrap_or(0.0),
-            )),
+            Format::Tiff => {
+                let fill = m.nodata.unwrap_or(0.0);
+                let raw = RawCanvas::new(w, h, m.band_count, m.dtype, fill);
+                let categorical = m.datatype != Datatype::Continuous;
+                let encoder = TiffEncoder::new(&raw, window, categorical, m.nodata)?;
+                Canvas::Raw(raw, Box::new(encoder))
+            }
             _ => Canvas::Image(ImageCanvas::new(w, h)),
         };
-        let tiles: Vec<TileCoord> = window_tiles(window)
-            .into_iter()
-            .filter(|t| layer.covers(*t))
-            .collect();
         let per_tile = (TILE_SIZE * TILE_SIZE) as usize * 8 * m.band_count.max(1);
         let batch = (BLOCK_BYTES_IN_FLIGHT / per_tile).max(1);
-        for chunk in tiles.chunks(batch) {
-            let reads = chunk
-                .iter()
-                .map(|t| self.read_tile(layer, *t, BandMask::ALL));
-            let blocks = try_join_all(reads).await?;
-            for (t, block) in chunk.iter().zip(blocks) {
-                if let (Some(block), Some(o)) = (block, overlap(window, *t)) {
-                    paste(&mut canvas, o, &block, painter)?;
+        for (ty, row) in window_tiles(window) {
+            let row: Vec<TileCoord> = row.into_iter().filter(|t| layer.covers(*t)).collect();
+            for chunk in row.chunks(batch) {
+                let reads = chunk
+                    .iter()
+                    .map(|t| self.read_tile(layer, *t, BandMask::ALL));
+                let blocks = try_join_all(reads).await?;
+                for (t, block) in chunk.iter().zip(blocks) {
+                    if let (Some(block), Some(o)) = (block, overlap(window, *t)) {
+                        paste(&mut canvas, o, &block, painter)?;
+                    }
                 }
+            }
+            // Window rows above the next tile row are complete: encode and free them.
+            if let Canvas::Raw(raw, encoder) = &mut canvas {
+                let below = ((ty + 1) * u64::from(TILE_SIZE)).saturating_sub(window.row0);
+                encoder.strips_ready(raw, usize::try_from(below).unwrap_or(usize::MAX))?;
             }
         }
         match canvas {
-            Canvas::Raw(raw) => {
-                let categorical = m.datatype != Datatype::Continuous;
-                encode::encode_tiff(raw, window, categorical, m.nodata)
-            }
+            Canvas::Raw(raw, encoder) => encoder.finish(raw),
             Canvas::Image(img) => finish(img.image, e.format, &e.style.enhance),
         }
     }
@@ -181,14 +185,14 @@ fn paste(
     painter: &Painter,
 ) -> Result<(), TileError> {
     match canvas {
-        Canvas::Raw(raw) => raw.paste(o, block),
+        Canvas::Raw(raw, _) => raw.paste(o, block),
         Canvas::Image(img) => img.paste(o, &painter.paint(block)?),
     }
     Ok(())
 }
 
-/// The tiles of the window's zoom under it, row by row.
-fn window_tiles(w: &Window) -> Vec<TileCoord> {
+/// The tiles of the window's zoom under it: each tile row (its `y`) and its tiles.
+fn window_tiles(w: &Window) -> Vec<(u64, Vec<TileCoord>)> {
     let ts = u64::from(TILE_SIZE);
     if w.width == 0 || w.height == 0 {
         return Vec::new();
@@ -196,7 +200,11 @@ fn window_tiles(w: &Window) -> Vec<TileCoord> {
     let (x0, x1) = (w.col0 / ts, (w.col0 + w.width - 1) / ts);
     let (y0, y1) = (w.row0 / ts, (w.row0 + w.height - 1) / ts);
     (y0..=y1)
-        .flat_map(|y| (x0..=x1).map(move |x| (x, y)))
-        .filter_map(|(x, y)| TileCoord::checked(u32::from(w.z), x, y))
+        .map(|y| {
+            let row = (x0..=x1)
+                .filter_map(|x| TileCoord::checked(u32::from(w.z), x, y))
+                .collect();
+            (y, row)
+        })
         .collect()
 }

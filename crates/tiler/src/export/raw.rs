@@ -198,19 +198,41 @@ impl RawCanvas {
             .unwrap_or(0.0)
     }
 
-    /// The next overview: each pixel from the valid pixels of its 2x2 footprint (rounded up
-    /// at odd edges). Continuous data averages them (rounded for integer types); categories
-    /// take the footprint's lower-right pixel, tilefn's under-zoom centre, else the first
-    /// valid one, so no class is invented.
-    pub fn reduce(&self, categorical: bool) -> RawCanvas {
-        let (w, h) = (self.width.div_ceil(2), self.height.div_ceil(2));
+    /// An all-invalid canvas for the next overview of this one (half the size, rounded up).
+    pub fn overview(&self) -> RawCanvas {
         let fill = self.dtype.read_le(&self.fill).unwrap_or(0.0);
-        let mut out = RawCanvas::new(w, h, self.bands, self.dtype, fill);
+        RawCanvas::new(
+            self.width.div_ceil(2),
+            self.height.div_ceil(2),
+            self.bands,
+            self.dtype,
+            fill,
+        )
+    }
+
+    /// The whole next overview (see [`RawCanvas::reduce_rows`]).
+    pub fn reduce(&self, categorical: bool) -> RawCanvas {
+        let mut out = self.overview();
+        self.reduce_rows(0..out.height, &mut out, categorical);
+        out
+    }
+
+    /// Fills rows `rows` of `out`, this canvas's [`overview`](Self::overview): each pixel
+    /// from the valid pixels of its 2x2 footprint (rounded up at odd edges). Continuous
+    /// data averages them (rounded for integer types); categories take the footprint's
+    /// lower-right pixel, tilefn's under-zoom centre, else the first valid one, so no class
+    /// is invented. Row `y` needs this canvas's rows `2y` and `2y + 1` (not freed).
+    pub fn reduce_rows(
+        &self,
+        rows: std::ops::Range<usize>,
+        out: &mut RawCanvas,
+        categorical: bool,
+    ) {
         let mut sums = vec![0.0f64; self.bands];
-        for (s, strip) in out.strips.iter_mut().enumerate() {
-            let mut bytes = Vec::with_capacity(strip.bytes.len());
-            for (i, valid) in strip.valid.iter_mut().enumerate() {
-                let (x, y) = (i % w, s * TS + i / w);
+        let mut px = Vec::with_capacity(self.pixel_bytes());
+        let size = self.pixel_bytes();
+        for y in rows {
+            for x in 0..out.width {
                 let mut picked: Option<(usize, usize)> = None;
                 let mut count = 0u32;
                 sums.fill(0.0);
@@ -225,23 +247,40 @@ impl RawCanvas {
                         *sum += self.sample(sx, sy, b);
                     }
                 }
-                let Some((px, py)) = picked else {
-                    bytes.extend_from_slice(&self.fill);
+                let Some((first_x, first_y)) = picked else {
                     continue;
                 };
-                *valid = true;
+                px.clear();
                 for (b, sum) in sums.iter().enumerate() {
                     let v = if categorical {
-                        self.sample(px, py, b)
+                        self.sample(first_x, first_y, b)
                     } else {
                         sum / f64::from(count)
                     };
-                    self.dtype.write_le(self.dtype.clamp(v), &mut bytes);
+                    self.dtype.write_le(self.dtype.clamp(v), &mut px);
+                }
+                let Some((strip, at)) = out.locate(y) else {
+                    continue;
+                };
+                let p = at + x;
+                if let Some(v) = strip.valid.get_mut(p) {
+                    *v = true;
+                }
+                if let Some(dst) = strip.bytes.get_mut(p * size..(p + 1) * size) {
+                    dst.copy_from_slice(&px);
                 }
             }
-            strip.bytes = bytes;
         }
-        out
+    }
+
+    /// Rows in strip `r` (0 past the last strip).
+    pub fn strip_rows(&self, r: usize) -> usize {
+        self.height.saturating_sub(r * TS).min(TS)
+    }
+
+    /// Number of strips.
+    pub fn strips(&self) -> usize {
+        self.strips.len()
     }
 }
 
