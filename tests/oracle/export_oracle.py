@@ -1,7 +1,7 @@
 """GDAL as the oracle for `/export/{layer}.tif`: read the export back with rasterio and check it
 against the XYZ tiles it was stitched from.
 
-    .venv/bin/python tests/oracle/export_oracle.py --export FILE --tiles DIR --bbox MINX,MINY,MAXX,MAXY [--cog]
+    .venv/bin/python tests/oracle/export_oracle.py --export FILE --tiles DIR --bbox MINX,MINY,MAXX,MAXY [--cog] [--geojson POLYGON]
 
 FILE is the exported GeoTIFF; DIR holds the `/tiles/{layer}/{z}/{x}/{y}.tif` answers of every
 tile under the box (named `z_x_y.tif`; a tile the service answered 204 is simply absent);
@@ -10,7 +10,9 @@ the box is in EPSG:3857 metres. Checks, each independently of tilefn's code:
       pixels of zoom z whose centres lie in the box (west/north edges in, east/south out);
   (b) values and validity (rasterio's `read_masks`: nodata, internal mask or alpha) equal the
       tiles' pasted at their own georeferenced offsets; a missing tile is all invalid;
-  (c) with --cog, `rio_cogeo.cogeo.cog_validate` passes with no errors.
+  (c) with --cog, `rio_cogeo.cogeo.cog_validate` passes with no errors;
+  (d) with --geojson (the POSTed polygon, EPSG:3857), the valid pixels are also those
+      `rasterio.features.geometry_mask` puts inside it (GDAL's centre rule).
 
 Prints one JSON line; exits non-zero only on crashes (thresholds belong to the Rust test).
 """
@@ -50,6 +52,7 @@ def main():
     ap.add_argument("--tiles", required=True)
     ap.add_argument("--bbox", required=True)
     ap.add_argument("--cog", action="store_true")
+    ap.add_argument("--geojson")
     args = ap.parse_args()
     bbox = [float(v) for v in args.bbox.split(",")]
     out = {"export": os.path.basename(args.export), "problems": []}
@@ -93,6 +96,14 @@ def main():
         want[:, y0:y1, x0:x1] = tdata[:, y0 - row:y1 - row, x0 - col:x1 - col]
         want_valid[y0:y1, x0:x1] = tvalid[y0 - row:y1 - row, x0 - col:x1 - col]
 
+    if args.geojson:
+        from rasterio.features import geometry_mask
+
+        with open(args.geojson) as f:
+            geom = json.load(f)
+        inside = geometry_mask([geom], out_shape=valid.shape, transform=t, invert=True)
+        out["inside"] = int(inside.sum())
+        want_valid &= inside
     both = valid & want_valid
     out.update(
         tiles=len(tiles),

@@ -95,38 +95,51 @@ fn exports_read_back_in_rasterio_equal_the_stitched_tiles() -> TestResult {
         ("cog", [-0.05, -0.05, 1.05, 1.05], "", true),
         ("cog", [0.3, 0.3, 0.45, 0.4], "", true),
         ("cog", [0.2, 0.6, 0.5, 0.9], "&zoom=7", false),
+        // POSTed polygons (a triangle with a hole, over the box's part): "post" in `extra`.
+        ("dem", [0.1, 0.05, 0.9, 0.95], "post", false),
+        ("cog", [-0.05, -0.05, 1.05, 1.05], "post", true),
     ];
     for (n, (id, f, extra, cog)) in cases.iter().enumerate() {
-        let manifest: Value = serde_json::from_slice(&std::fs::read(
-            store_path.join(format!("layers/{id}/manifest.json")),
-        )?)?;
-        let m = &manifest["bounds"]["mercator"];
-        let num = |i: usize| m[i].as_f64().ok_or("bounds");
-        let bounds = Bounds::new(num(0)?, num(1)?, num(2)?, num(3)?);
-        let b = part(&bounds, *f);
-        let bbox = format!("{},{},{},{}", b.min_x, b.min_y, b.max_x, b.max_y);
         let out = dir.path().join(format!("case{n}"));
         std::fs::create_dir_all(out.join("tiles"))?;
-        let r = rt.block_on(svc.handle(&get(&format!(
-            "/export/{id}.tif?bbox={bbox}&crs=3857{extra}"
-        ))));
-        let message = String::from_utf8_lossy(&r.body).into_owned();
+        let manifest_path = store_path.join(format!("layers/{id}/manifest.json"));
+        let manifest: Value = serde_json::from_slice(&std::fs::read(manifest_path)?)?;
+        let m = &manifest["bounds"]["mercator"];
+        let num = |i: usize| m[i].as_f64().ok_or("bounds");
+        let b = part(&Bounds::new(num(0)?, num(1)?, num(2)?, num(3)?), *f);
+        let bbox = format!("{},{},{},{}", b.min_x, b.min_y, b.max_x, b.max_y);
+        let geojson = (*extra == "post").then(|| triangle_with_hole(&b));
+        let r = match &geojson {
+            Some(g) => {
+                std::fs::write(out.join("polygon.json"), g)?;
+                let mut req = get(&format!("/export/{id}.tif?crs=3857"));
+                req.method = "POST".into();
+                req.body = g.clone().into_bytes();
+                rt.block_on(svc.handle(&req))
+            }
+            None => {
+                let url = format!("/export/{id}.tif?bbox={bbox}&crs=3857{extra}");
+                rt.block_on(svc.handle(&get(&url)))
+            }
+        };
         if r.status != 200 {
+            let message = String::from_utf8_lossy(&r.body).into_owned();
             failures.push(format!("case {n} {id}: {} {message}", r.status));
             continue;
         }
         let export = out.join("export.tif");
         std::fs::write(&export, &r.body)?;
         let z = export_zoom(&r.body)?;
-        let tiles = tile_range(&b, z).ok_or("no tiles")?;
-        for t in tiles.iter() {
+        for t in tile_range(&b, z).ok_or("no tiles")?.iter() {
             let r = rt.block_on(svc.handle(&get(&format!("/tiles/{id}/{t}.tif"))));
             if r.status == 200 {
                 let name = format!("{}_{}_{}.tif", t.z, t.x, t.y);
                 std::fs::write(out.join("tiles").join(name), &r.body)?;
             }
         }
-        let report = oracle(&python, &export, &out.join("tiles"), &bbox, *cog)?;
+        let polygon = geojson.map(|_| out.join("polygon.json"));
+        let tiles = out.join("tiles");
+        let report = oracle(&python, &export, &tiles, &bbox, *cog, polygon.as_deref())?;
         eprintln!("export oracle case {n} ({id}{extra}): {report}");
         let problems = check(&report, *cog);
         if !problems.is_empty() {
@@ -152,12 +165,30 @@ fn export_zoom(bytes: &[u8]) -> Result<u8, Box<dyn std::error::Error + Send + Sy
     Ok(z as u8)
 }
 
+/// A GeoJSON triangle over `b` (its south edge and the middle of its north edge) with a
+/// square hole, in EPSG:3857: its box is `b`.
+fn triangle_with_hole(b: &Bounds) -> String {
+    let (w, h) = (b.width(), b.height());
+    let at = |fx: f64, fy: f64| format!("[{},{}]", b.min_x + fx * w, b.min_y + fy * h);
+    let outer = [at(0.0, 0.0), at(1.0, 0.0), at(0.5, 1.0), at(0.0, 0.0)].join(",");
+    let hole = [
+        at(0.4, 0.2),
+        at(0.4, 0.4),
+        at(0.6, 0.4),
+        at(0.6, 0.2),
+        at(0.4, 0.2),
+    ]
+    .join(",");
+    format!(r#"{{"type":"Polygon","coordinates":[[{outer}],[{hole}]]}}"#)
+}
+
 fn oracle(
     python: &Path,
     export: &Path,
     tiles: &Path,
     bbox: &str,
     cog: bool,
+    polygon: Option<&Path>,
 ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
     let script = repo_root().join("tests/oracle/export_oracle.py");
     let mut cmd = std::process::Command::new(python);
@@ -169,6 +200,9 @@ fn oracle(
         .arg(format!("--bbox={bbox}"));
     if cog {
         cmd.arg("--cog");
+    }
+    if let Some(p) = polygon {
+        cmd.arg("--geojson").arg(p);
     }
     let out = cmd.output()?;
     if !out.status.success() {

@@ -38,7 +38,7 @@ pub mod testkit;
 mod tests;
 
 pub use error::TileError;
-pub use export::{Crs, ExportQuery, ExportRequest, MAX_EXPORT_BYTES, MAX_EXPORT_SIDE};
+pub use export::{ExportQuery, ExportRequest, MAX_EXPORT_BYTES, MAX_EXPORT_SIDE};
 pub use query::{AlgebraQuery, Binding, Mode, PixelRequest};
 pub use route::{AlgebraRequest, Format, Route, StyleQuery, TileRequest};
 pub use service::Service;

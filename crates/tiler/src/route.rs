@@ -205,6 +205,11 @@ pub fn parse_request(post: bool, path: &str, query: &str, body: &[u8]) -> Result
         }
         .map(Route::Statistics);
     }
+    if let (true, [first, file]) = (post, segments.as_slice())
+        && first == "export"
+    {
+        return export_request(file, query, body).map(Route::Export);
+    }
     if post {
         return Err(TileError::MethodNotAllowed("POST".to_owned()));
     }
@@ -276,7 +281,7 @@ pub fn parse(path: &str, query: &str) -> Result<Route, TileError> {
             point: pixel_point(x, y, query)?,
             query: algebra_query(query, QueryKind::Pixel)?,
         })),
-        ["export", file] => Ok(Route::Export(export_request(file, query)?)),
+        ["export", file] => Ok(Route::Export(export_request(file, query, None)?)),
         _ => Err(not_found()),
     }
 }

@@ -8,6 +8,7 @@
 //! on bytes; a GeoTIFF's finished strips are compressed and freed while later rows read).
 
 mod encode;
+mod mask;
 mod plan;
 mod raw;
 mod stitch;
@@ -16,11 +17,13 @@ use std::sync::Arc;
 
 use futures_util::future::try_join_all;
 use tilefn_catalog::Datatype;
+use tilefn_geometry::{Input, Limits, parse_text};
 use tilefn_raster::{Block, TILE_SIZE, TileCoord};
 use tilefn_storage::Bucket;
 
 use self::encode::TiffEncoder;
-pub use self::plan::{Crs, ExportQuery, MAX_EXPORT_BYTES, MAX_EXPORT_SIDE, Window, export_query};
+use self::mask::Mask;
+pub use self::plan::{ExportQuery, MAX_EXPORT_BYTES, MAX_EXPORT_SIDE, Window, export_query};
 use self::raw::RawCanvas;
 use self::stitch::{ImageCanvas, overlap};
 use crate::convert::BandMask;
@@ -29,6 +32,7 @@ use crate::layer::{Layer, Legend};
 use crate::paint::{Painter, finish};
 use crate::route::{Format, StyleQuery, stem_and_format, style_query};
 use crate::service::{Caching, Reply};
+use crate::zonal::body_text;
 use crate::{Request, Service, TileError};
 
 /// Decoded tile bytes (`f64` per band and pixel) held at once while an export reads: 16 MiB,
@@ -43,16 +47,35 @@ pub struct ExportRequest {
     pub query: ExportQuery,
     /// Style parameters of `/tiles` (PNG and JPEG; `v=` pins the version for every format).
     pub style: StyleQuery,
+    /// A POST's polygons (GeoJSON or WKT, in `query.crs`): the export is their box, and the
+    /// pixels outside them are nodata (GeoTIFF) or transparent (PNG).
+    pub input: Option<Input>,
 }
 
-/// Parses `/export/{file}` and its query: `file` is `{layer}.{tif|png|jpg|jpeg}`.
-pub fn export_request(file: &str, query: &str) -> Result<ExportRequest, TileError> {
+/// Parses `/export/{file}`, its query and a POST's `body`: `file` is
+/// `{layer}.{tif|png|jpg|jpeg}`.
+pub fn export_request(
+    file: &str,
+    query: &str,
+    body: Option<&[u8]>,
+) -> Result<ExportRequest, TileError> {
     let (id, format) = stem_and_format(file)?;
+    let query_params = export_query(query)?;
+    let input = match body {
+        Some(bytes) => {
+            let text = body_text(bytes)?;
+            let input = parse_text(&text, query_params.crs, &Limits::default())
+                .map_err(|e| TileError::bad("body", e.to_string()))?;
+            Some(input)
+        }
+        None => None,
+    };
     Ok(ExportRequest {
         layer: crate::route::layer_id(id)?,
         format,
-        query: export_query(query)?,
+        query: query_params,
         style: style_query(query)?,
+        input,
     })
 }
 
@@ -90,17 +113,18 @@ impl<B: Bucket> Service<B> {
         };
         let m = &layer.manifest;
         let painter = Painter::new(m, e.format, &e.style, legend.as_ref().map(|l| &l.value))?;
-        let bbox = e.query.bbox.ok_or_else(|| {
-            TileError::bad("bbox", "required: minx,miny,maxx,maxy (or POST a polygon)")
-        })?;
-        let sample_bytes = (m.band_count * m.dtype.size()) as u64;
-        let window = plan::choose(
-            &bbox,
-            e.query.zoom,
-            layer.stored_zooms(),
-            e.format,
-            sample_bytes,
-        )?;
+        let (window, mask) = plan_export(e, &layer)?;
+        if mask.is_some() {
+            // A POST: the answer depends on the body, which no ETag here covers.
+            let body = self.render_export(&layer, &window, e, &painter, mask.as_ref());
+            return Ok(Reply {
+                status: 200,
+                content_type: Some(e.format.content_type()),
+                body: body.await?,
+                etag: None,
+                caching: Caching::NoStore,
+            });
+        }
         let caching = match e.style.version {
             Some(_) => Caching::Immutable,
             None => Caching::MaxAge(self.config.max_age),
@@ -120,7 +144,9 @@ impl<B: Bucket> Service<B> {
         if let Some(not_modified) = Reply::conditional(req, tag.clone(), caching) {
             return Ok(not_modified);
         }
-        let body = self.render_export(&layer, &window, e, &painter).await?;
+        let body = self
+            .render_export(&layer, &window, e, &painter, None)
+            .await?;
         Ok(Reply {
             status: 200,
             content_type: Some(e.format.content_type()),
@@ -137,6 +163,7 @@ impl<B: Bucket> Service<B> {
         window: &Window,
         e: &ExportRequest,
         painter: &Painter,
+        mask: Option<&Mask>,
     ) -> Result<Vec<u8>, TileError> {
         let m = &layer.manifest;
         let (w, h) = (window.width as usize, window.height as usize);
@@ -153,7 +180,10 @@ impl<B: Bucket> Service<B> {
         let per_tile = (TILE_SIZE * TILE_SIZE) as usize * 8 * m.band_count.max(1);
         let batch = (BLOCK_BYTES_IN_FLIGHT / per_tile).max(1);
         for (ty, row) in window_tiles(window) {
-            let row: Vec<TileCoord> = row.into_iter().filter(|t| layer.covers(*t)).collect();
+            let row: Vec<TileCoord> = row
+                .into_iter()
+                .filter(|t| layer.covers(*t) && mask::wanted(mask, *t))
+                .collect();
             for chunk in row.chunks(batch) {
                 let reads = chunk
                     .iter()
@@ -161,7 +191,7 @@ impl<B: Bucket> Service<B> {
                 let blocks = try_join_all(reads).await?;
                 for (t, block) in chunk.iter().zip(blocks) {
                     if let (Some(block), Some(o)) = (block, overlap(window, *t)) {
-                        paste(&mut canvas, o, &block, painter)?;
+                        paste(&mut canvas, o, &block, painter, mask)?;
                     }
                 }
             }
@@ -178,17 +208,46 @@ impl<B: Bucket> Service<B> {
     }
 }
 
+/// Pastes a read tile, then clears its pixels outside the POSTed polygons.
 fn paste(
     canvas: &mut Canvas,
     o: stitch::Overlap,
     block: &Block,
     painter: &Painter,
+    mask: Option<&Mask>,
 ) -> Result<(), TileError> {
     match canvas {
         Canvas::Raw(raw, _) => raw.paste(o, block),
         Canvas::Image(img) => img.paste(o, &painter.paint(block)?),
     }
+    for (row, cols) in mask.into_iter().flat_map(|m| mask::outside(m, o)) {
+        for col in cols {
+            match canvas {
+                Canvas::Raw(raw, _) => raw.clear(col, row),
+                Canvas::Image(img) => img.clear(col, row),
+            }
+        }
+    }
     Ok(())
+}
+
+/// The window, and for a POST the polygons' pixels in it: every 400 of an export.
+fn plan_export(e: &ExportRequest, layer: &Layer) -> Result<(Window, Option<Mask>), TileError> {
+    let m = &layer.manifest;
+    let bbox = match &e.input {
+        Some(input) => mask::polygon_box(input, e.query.bbox)?,
+        None => e.query.bbox.ok_or_else(|| {
+            TileError::bad("bbox", "required: minx,miny,maxx,maxy (or POST a polygon)")
+        })?,
+    };
+    let sample_bytes = (m.band_count * m.dtype.size()) as u64;
+    let zooms = layer.stored_zooms();
+    let window = plan::choose(&bbox, e.query.zoom, zooms, e.format, sample_bytes)?;
+    let mask = match &e.input {
+        Some(input) => Some(Mask::new(input, &window)?),
+        None => None,
+    };
+    Ok((window, mask))
 }
 
 /// The tiles of the window's zoom under it: each tile row (its `y`) and its tiles.

@@ -8,32 +8,25 @@
 //! centre in EPSG:3857 metres. A box edge on a pixel centre therefore never counts a pixel
 //! twice between two adjacent boxes. An edge within 1e-6 px of a centre counts as on it.
 
-use tilefn_raster::mercator::{MAX_LATITUDE, MAX_ZOOM, ORIGIN_SHIFT, lonlat_to_mercator};
+use tilefn_geometry::Crs;
+use tilefn_raster::mercator::{MAX_LATITUDE, ORIGIN_SHIFT, lonlat_to_mercator};
 use tilefn_raster::{Bounds, TILE_SIZE};
 
 use crate::TileError;
 use crate::route::{Format, printable};
+use crate::zonal::{parse_crs, parse_zoom};
 
 /// Longest side of an export, pixels.
 pub const MAX_EXPORT_SIDE: u32 = 4096;
 /// Most bytes an export may hold in memory while it is built (see [`Window::memory`]).
 pub const MAX_EXPORT_BYTES: u64 = 64 << 20;
 
-/// The coordinate system of `bbox` (and of a POSTed polygon).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Crs {
-    /// Longitude, latitude in degrees (EPSG:4326), the default.
-    #[default]
-    LonLat,
-    /// Web Mercator metres (EPSG:3857).
-    Mercator,
-}
-
 /// The `/export` query, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ExportQuery {
     /// The box in EPSG:3857 metres, inside the Web-Mercator world.
     pub bbox: Option<Bounds>,
+    /// Of `bbox` and of a POSTed polygon: lon/lat (default) or Web-Mercator metres.
     pub crs: Crs,
     pub zoom: Option<u8>,
 }
@@ -55,37 +48,6 @@ pub fn export_query(query: &str) -> Result<ExportQuery, TileError> {
     // `crs` may come after `bbox`: convert once both are known.
     let bbox = bbox_text.map(|t| parse_bbox(&t, crs)).transpose()?;
     Ok(ExportQuery { bbox, crs, zoom })
-}
-
-fn parse_crs(value: &str) -> Result<Crs, TileError> {
-    let code = value
-        .strip_prefix("EPSG:")
-        .or_else(|| value.strip_prefix("epsg:"))
-        .unwrap_or(value);
-    match code {
-        "4326" => Ok(Crs::LonLat),
-        "3857" => Ok(Crs::Mercator),
-        _ => Err(TileError::bad(
-            "crs",
-            format!("expected 4326 or 3857, got {}", printable(value)),
-        )),
-    }
-}
-
-fn parse_zoom(value: &str) -> Result<u8, TileError> {
-    value
-        .parse::<u8>()
-        .ok()
-        .filter(|z| *z <= MAX_ZOOM)
-        .ok_or_else(|| {
-            TileError::bad(
-                "zoom",
-                format!(
-                    "expected an integer 0..={MAX_ZOOM}, got {}",
-                    printable(value)
-                ),
-            )
-        })
 }
 
 /// `minx,miny,maxx,maxy` in `crs`, to Web-Mercator metres. Numbers must be finite, min
@@ -122,7 +84,7 @@ pub fn parse_bbox(value: &str, crs: Crs) -> Result<Bounds, TileError> {
             let (x1, y1) = lonlat_to_mercator(max_x, max_y);
             Ok(Bounds::new(x0, y0, x1, y1))
         }
-        Crs::Mercator => {
+        Crs::WebMercator => {
             // A millimetre of slack for bounds printed from the world's edge.
             let edge = ORIGIN_SHIFT + 1e-3;
             if n.iter().any(|v| v.abs() > edge) {
@@ -368,7 +330,7 @@ mod tests {
     fn crs_may_follow_the_box() -> Result<(), TileError> {
         let q = export_query("bbox=0,0,1000,1000&crs=EPSG:3857&zoom=7")?;
         assert_eq!(q.bbox, Some(Bounds::new(0.0, 0.0, 1000.0, 1000.0)));
-        assert_eq!((q.crs, q.zoom), (Crs::Mercator, Some(7)));
+        assert_eq!((q.crs, q.zoom), (Crs::WebMercator, Some(7)));
         Ok(())
     }
 }

@@ -97,38 +97,20 @@ impl RawCanvas {
         }
     }
 
-    /// Marks the pixels outside `keep` (window row → its kept `[start, end)` column spans)
-    /// invalid and writes `fill` into them: the POSTed polygon's mask.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "POST polygon masks, wired when tilefn-geometry lands"
-        )
-    )]
-    pub fn keep_only(&mut self, keep: &dyn Fn(usize) -> Vec<(usize, usize)>) {
+    /// Makes pixel (`x`, `y`) invalid, holding `fill`: outside a POSTed polygon.
+    pub fn clear(&mut self, x: usize, y: usize) {
         let (px, width) = (self.pixel_bytes(), self.width);
-        let fill = self.fill.clone();
-        for row in 0..self.height {
-            let mut inside = vec![false; width];
-            for (a, b) in keep(row) {
-                if let Some(s) = inside.get_mut(a.min(b)..b.min(width)) {
-                    s.fill(true);
-                }
+        let fill = std::mem::take(&mut self.fill);
+        if let (true, Some((strip, at))) = (x < width, self.locate(y)) {
+            let p = at + x;
+            if let Some(v) = strip.valid.get_mut(p) {
+                *v = false;
             }
-            let Some((strip, at)) = self.locate(row) else {
-                continue;
-            };
-            for (col, _) in inside.iter().enumerate().filter(|(_, keep)| !**keep) {
-                let p = at + col;
-                if let Some(v) = strip.valid.get_mut(p) {
-                    *v = false;
-                }
-                if let Some(dst) = strip.bytes.get_mut(p * px..(p + 1) * px) {
-                    dst.copy_from_slice(&fill);
-                }
+            if let Some(dst) = strip.bytes.get_mut(p * px..(p + 1) * px) {
+                dst.copy_from_slice(&fill);
             }
         }
+        self.fill = fill;
     }
 
     /// One 256x256 tile of the canvas (column `c`, row `r`), padded with `fill` and
@@ -323,7 +305,9 @@ mod tests {
         assert_eq!((r.width, r.height), (2, 1));
         assert_eq!(r.sample(0, 0, 0), 2.0, "the one valid of 2, -, 2, -");
         assert_eq!(r.sample(1, 0, 0), 4.0);
-        c.keep_only(&|row| if row == 0 { vec![(0, 1)] } else { vec![] });
+        for (x, y) in [(1, 0), (2, 0), (0, 1), (1, 1), (2, 1)] {
+            c.clear(x, y);
+        }
         assert_eq!(valid(&c), [true, false, false, false, false, false]);
         let (bytes, flags) = c.tile(0, 0).unwrap_or_default();
         assert_eq!((bytes.len(), flags.len()), (TS * TS * 2, TS * TS));

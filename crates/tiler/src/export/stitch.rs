@@ -82,26 +82,11 @@ impl ImageCanvas {
         }
     }
 
-    /// Makes the pixels outside `keep` (as [`RawCanvas::keep_only`]) transparent.
-    #[expect(
-        dead_code,
-        reason = "POST polygon masks, wired when tilefn-geometry lands"
-    )]
-    pub fn keep_only(&mut self, keep: &dyn Fn(usize) -> Vec<(usize, usize)>) {
-        let width = self.image.width;
-        for row in 0..self.image.height {
-            let mut inside = vec![false; width];
-            for (a, b) in keep(row) {
-                if let Some(s) = inside.get_mut(a.min(b)..b.min(width)) {
-                    s.fill(true);
-                }
-            }
-            for (col, keep) in inside.into_iter().enumerate() {
-                let p = (row * width + col) * 4;
-                if let (false, Some(px)) = (keep, self.image.pixels.get_mut(p..p + 4)) {
-                    px.fill(0);
-                }
-            }
+    /// Makes pixel (`x`, `y`) transparent: outside a POSTed polygon.
+    pub fn clear(&mut self, x: usize, y: usize) {
+        let p = (y * self.image.width + x) * 4;
+        if let (true, Some(px)) = (x < self.image.width, self.image.pixels.get_mut(p..p + 4)) {
+            px.fill(0);
         }
     }
 }

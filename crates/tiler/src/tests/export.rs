@@ -383,3 +383,137 @@ async fn etags_name_the_pixels_not_the_spelling() -> TestResult {
     assert_eq!(svc.handle(&req).await.status, 304);
     Ok(())
 }
+
+/// A POST of `body` to `url`.
+fn post(url: &str, body: &str) -> Request {
+    Request {
+        method: "POST".into(),
+        body: body.as_bytes().to_vec(),
+        ..get(url)
+    }
+}
+
+/// A GeoJSON polygon ring in EPSG:3857 of global pixel corners of zoom 5.
+fn ring(cols: (f64, f64), rows: (f64, f64)) -> String {
+    let res = resolution(5);
+    let p = |c: f64, r: f64| format!("[{},{}]", -ORIGIN_SHIFT + c * res, ORIGIN_SHIFT - r * res);
+    let (c0, c1, r0, r1) = (cols.0, cols.1, rows.0, rows.1);
+    format!(
+        "[{},{},{},{},{}]",
+        p(c0, r0),
+        p(c1, r0),
+        p(c1, r1),
+        p(c0, r1),
+        p(c0, r0)
+    )
+}
+
+#[tokio::test]
+async fn a_posted_polygon_masks_the_pixels_outside_it() -> TestResult {
+    let layer = float_layer("f");
+    let (svc, _) = setup(std::slice::from_ref(&layer)).await?;
+    // A square with a square hole; edges 0.3 px off the pixel boundaries (no centre ties),
+    // across tile boundaries (4608, 3328) and the data's north edge (3277).
+    let (outer, hole) = (
+        ((4550.3, 4650.3), (3260.3, 3360.3)),
+        ((4580.3, 4620.3), (3300.3, 3340.3)),
+    );
+    let body = format!(
+        r#"{{"type": "Polygon", "coordinates": [{}, {}]}}"#,
+        ring(outer.0, outer.1),
+        ring(hole.0, hole.1)
+    );
+    let r = svc.handle(&post("/export/f.tif?crs=3857", &body)).await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    assert_eq!(r.header("etag"), None);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    let d = decode_export(&r.body)?;
+    // The polygon's box: centres from 4550.5 to 4649.5.
+    assert_eq!((d.width, d.height), (100, 100));
+    let inside = |c: f64, r: f64, (cs, rs): ((f64, f64), (f64, f64))| {
+        c > cs.0 && c < cs.1 && r > rs.0 && r < rs.1
+    };
+    let (mut kept, mut masked) = (0, 0);
+    for y in 0..d.height {
+        for x in 0..d.width {
+            let (gx, gy) = (4550 + x as u64, 3260 + y as u64);
+            let (cx, cy) = (gx as f64 + 0.5, gy as f64 + 0.5);
+            let keep = inside(cx, cy, outer) && !inside(cx, cy, hole);
+            let want = match layer.value_at(5, gx, gy).filter(|_| keep) {
+                Some(v) => {
+                    kept += 1;
+                    f64::from(v[0] as f32)
+                }
+                None => {
+                    masked += 1;
+                    -9999.0
+                }
+            };
+            assert_eq!(d.values[y * d.width + x], want, "pixel {gx},{gy}");
+        }
+    }
+    assert!(kept > 5000 && masked > 1600, "{kept} kept, {masked} masked");
+    // PNG: transparent outside; a bbox crops the polygon's box.
+    let url = format!(
+        "/export/f.png?crs=3857&{}",
+        bbox(5, (4550, 4600), (3290, 3310))
+    );
+    let r = svc.handle(&post(&url, &body)).await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    let (w, h, rgba) = decode_png(&r.body)?;
+    assert_eq!((w, h), (50, 20));
+    // (4590, 3305) is in the hole, (4560, 3305) in the square.
+    assert_eq!(rgba[(15 * 50 + 40) * 4 + 3], 0);
+    assert_eq!(rgba[(15 * 50 + 10) * 4 + 3], 255);
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_bodies_are_400s() -> TestResult {
+    let (svc, _) = setup(&[float_layer("f")]).await?;
+    let square =
+        r#"{"type":"Polygon","coordinates":[[[10,-10],[11,-10],[11,-9],[10,-9],[10,-10]]]}"#;
+    let cases: &[(&str, &str, u16, &str)] = &[
+        ("/export/f.tif", "", 400, "body: empty"),
+        ("/export/f.tif", "{", 400, "body: invalid GeoJSON"),
+        (
+            "/export/f.tif",
+            r#"{"type":"Point","coordinates":[1,2]}"#,
+            400,
+            "body:",
+        ),
+        (
+            "/export/f.tif",
+            r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0.5]]]}"#,
+            400,
+            "body: a ring is not closed",
+        ),
+        (
+            "/export/f.tif",
+            r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,90],[0,0]]]}"#,
+            400,
+            "body: latitude",
+        ),
+        (
+            "/export/f.tif?bbox=20,20,21,21",
+            square,
+            400,
+            "bbox: the polygon lies outside bbox",
+        ),
+        ("/export/f.tif?zoom=2", square, 400, "zoom:"),
+        ("/tiles/f/5/18/13.png", square, 405, "POST"),
+        ("/export/nope.tif", square, 404, "layer not found"),
+    ];
+    for (url, body, status, message) in cases {
+        let r = svc.handle(&post(url, body)).await;
+        assert_eq!(r.status, *status, "{url} {body}: {}", error_message(&r));
+        let msg = error_message(&r);
+        assert!(msg.contains(message), "{url} {body}: {msg}");
+    }
+    // Outside the layer's data: all nodata, no tile read.
+    svc.bucket().reset();
+    let r = svc.handle(&post("/export/f.tif", square)).await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    assert_eq!(svc.bucket().tally().reads, 0);
+    Ok(())
+}

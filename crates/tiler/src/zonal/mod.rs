@@ -120,7 +120,7 @@ pub(crate) fn stats_request(
     })
 }
 
-fn body_text(bytes: &[u8]) -> Result<String, TileError> {
+pub(crate) fn body_text(bytes: &[u8]) -> Result<String, TileError> {
     if bytes.len() > MAX_BODY_BYTES {
         return Err(TileError::bad(
             "body",
@@ -150,7 +150,7 @@ pub(crate) fn parse_crs(value: &str) -> Result<Crs, TileError> {
     }
 }
 
-fn parse_zoom(value: &str) -> Result<u8, TileError> {
+pub(crate) fn parse_zoom(value: &str) -> Result<u8, TileError> {
     value
         .parse::<u8>()
         .ok()
