@@ -3,8 +3,8 @@
 //!
 //! Three steps, as everywhere in this crate: plan (`plan`: the query, the pixel window,
 //! the zoom under the size limits; every 400 is raised here, after the manifest and before
-//! any tile byte), fetch (the window's tiles, tile row by tile row, in batches that bound
-//! the decoded blocks in flight), then stitch and encode (`raw`, `stitch`, `encode`: pure,
+//! any tile byte), fetch (the window's tiles, a tile row at a time, one coalesced read per
+//! COG, decoded one tile at a time), then stitch and encode (`raw`, `stitch`, `encode`: pure,
 //! on bytes; a GeoTIFF's finished strips are compressed and freed while later rows read).
 
 mod encode;
@@ -15,7 +15,7 @@ mod stitch;
 
 use std::sync::Arc;
 
-use futures_util::future::try_join_all;
+use futures_util::{StreamExt, stream};
 use tilefn_catalog::Datatype;
 use tilefn_geometry::{Input, Limits, parse_text};
 use tilefn_raster::{Block, TILE_SIZE, TileCoord};
@@ -30,14 +30,14 @@ use crate::convert::BandMask;
 use crate::etag;
 use crate::layer::{Layer, Legend};
 use crate::paint::{Painter, finish};
+use crate::read::decode_fetched;
 use crate::route::{Format, StyleQuery, stem_and_format, style_query};
 use crate::service::{Caching, Reply};
 use crate::zonal::body_text;
 use crate::{Request, Service, TileError};
 
-/// Decoded tile bytes (`f64` per band and pixel) held at once while an export reads: 16 MiB,
-/// 32 single-band tiles a batch.
-const BLOCK_BYTES_IN_FLIGHT: usize = 16 << 20;
+/// Tile rows read at once: the next row's bytes arrive while this one is decoded.
+const ROWS_IN_FLIGHT: usize = 2;
 
 /// One `/export` request, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -177,22 +177,31 @@ impl<B: Bucket> Service<B> {
             }
             _ => Canvas::Image(ImageCanvas::new(w, h)),
         };
-        let per_tile = (TILE_SIZE * TILE_SIZE) as usize * 8 * m.band_count.max(1);
-        let batch = (BLOCK_BYTES_IN_FLIGHT / per_tile).max(1);
-        for (ty, row) in window_tiles(window) {
-            let row: Vec<TileCoord> = row
-                .into_iter()
-                .filter(|t| layer.covers(*t) && mask::wanted(mask, *t))
-                .collect();
-            for chunk in row.chunks(batch) {
-                let reads = chunk
-                    .iter()
-                    .map(|t| self.read_tile(layer, *t, BandMask::ALL));
-                let blocks = try_join_all(reads).await?;
-                for (t, block) in chunk.iter().zip(blocks) {
-                    if let (Some(block), Some(o)) = (block, overlap(window, *t)) {
-                        paste(&mut canvas, o, &block, painter, mask)?;
-                    }
+        let rows: Vec<(u64, Vec<TileCoord>)> = window_tiles(window)
+            .into_iter()
+            .map(|(ty, row)| {
+                let row = row
+                    .into_iter()
+                    .filter(|t| layer.covers(*t) && mask::wanted(mask, *t))
+                    .collect();
+                (ty, row)
+            })
+            .collect();
+        // A tile row is one coalesced read per COG, still compressed; the next row is read
+        // while this one is decoded, pasted (one block at a time) and encoded.
+        let mut reads = stream::iter(rows)
+            .map(|(ty, row)| async move {
+                Ok::<_, TileError>((ty, self.fetch_stored(layer, &row).await?))
+            })
+            .buffered(ROWS_IN_FLIGHT);
+        while let Some(next) = reads.next().await {
+            let (ty, fetched) = next?;
+            for tile in &fetched {
+                let Some(o) = overlap(window, tile.located.tile) else {
+                    continue;
+                };
+                if let Some(block) = decode_fetched(layer, tile, BandMask::ALL)? {
+                    paste(&mut canvas, o, &block, painter, mask)?;
                 }
             }
             // Window rows above the next tile row are complete: encode and free them.

@@ -6,7 +6,7 @@ use tilefn_raster::mercator::{ORIGIN_SHIFT, resolution};
 use tilefn_raster::{DataType, TileCoord};
 
 use super::*;
-use crate::testkit::{categorical_layer, float_layer, rgb_layer};
+use crate::testkit::{Tally, categorical_layer, float_layer, rgb_layer};
 
 /// A decoded export GeoTIFF at full resolution.
 pub struct Decoded {
@@ -116,6 +116,9 @@ async fn the_window_has_the_exact_pixels_of_the_tiles() -> TestResult {
         .await;
     assert_eq!(r.status, 200, "{}", error_message(&r));
     assert_eq!(r.header("content-type"), Some("image/tiff"));
+    // One COG holds the window's 3 x 3 tiles: manifest, header, then one coalesced read a
+    // tile row.
+    assert_eq!(svc.bucket().tally(), Tally { gets: 1, reads: 4 });
     let d = decode_export(&r.body)?;
     assert_eq!((d.width, d.height), (310, 340));
     assert_eq!(
