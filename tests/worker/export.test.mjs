@@ -48,10 +48,15 @@ function part(id, f) {
 }
 
 /** Exports `id` over `bbox` (metres), fetches the tiles under it and runs the oracle. */
-async function checkExport(name, id, bbox, extra = "", cog = false) {
+async function checkExport(name, id, bbox, extra = "", cog = false, polygon = null) {
   const dir = join(scratch, name);
   mkdirSync(join(dir, "tiles"), { recursive: true });
-  const res = await get(`/export/${id}.tif?bbox=${bbox.join(",")}&crs=3857${extra}`);
+  const res = polygon
+    ? await mf.dispatchFetch(`http://localhost/export/${id}.tif?crs=3857`, {
+        method: "POST",
+        body: JSON.stringify(polygon),
+      })
+    : await get(`/export/${id}.tif?bbox=${bbox.join(",")}&crs=3857${extra}`);
   assert.equal(res.status, 200, await res.clone().text());
   assert.equal(res.headers.get("content-type"), "image/tiff");
   const body = Buffer.from(await res.arrayBuffer());
@@ -81,6 +86,10 @@ async function checkExport(name, id, bbox, extra = "", cog = false) {
   const args = [join(ROOT, "tests/oracle/export_oracle.py"), "--export", join(dir, "export.tif")];
   args.push("--tiles", join(dir, "tiles"), `--bbox=${bbox.join(",")}`);
   if (cog) args.push("--cog");
+  if (polygon) {
+    writeFileSync(join(dir, "polygon.json"), JSON.stringify(polygon));
+    args.push("--geojson", join(dir, "polygon.json"));
+  }
   const report = JSON.parse(execFileSync(PYTHON, args).toString());
   assert.deepEqual(report.problems, [], JSON.stringify(report));
   assert.equal(report.mask_mismatches, 0, JSON.stringify(report));
@@ -102,6 +111,20 @@ test("a large land-cover export is a valid COG", async () => {
   const { report, bytes } = await checkExport("lc", "landcover", part("landcover", [0, 0, 1, 1]), "", true);
   assert.ok(report.width > 512 || report.height > 512, JSON.stringify(report));
   console.log(`landcover export: ${report.width}x${report.height} px at zoom ${report.zoom}, ${bytes} bytes`);
+});
+
+test("a POSTed polygon with a hole masks the rest, as rasterio's geometry_mask", async () => {
+  const [w, s, e, n] = part("dem", [0.2, 0.2, 0.6, 0.7]);
+  const at = (fx, fy) => [w + fx * (e - w), s + fy * (n - s)];
+  const polygon = {
+    type: "Polygon",
+    coordinates: [
+      [at(0, 0), at(1, 0), at(0.5, 1), at(0, 0)],
+      [at(0.4, 0.2), at(0.4, 0.4), at(0.6, 0.4), at(0.6, 0.2), at(0.4, 0.2)],
+    ],
+  };
+  const { report } = await checkExport("post", "dem", [w, s, e, n], "", false, polygon);
+  assert.ok(report.inside > 0 && report.valid < report.pixels, JSON.stringify(report));
 });
 
 test("PNG exports decode to the window's size", async () => {

@@ -6,8 +6,9 @@
 //!
 //! Streaming: the reader hands over each strip of 256 rows as soon as its tiles are pasted
 //! ([`TiffEncoder::strips_ready`]); the strip is compressed, reduced into the first
-//! overview and freed. So the full-resolution pixels are never whole in memory: at most the
-//! strips still being read, the first overview (a quarter) and the compressed file.
+//! overview and freed (strips are allocated only when first written). So the full
+//! resolution is never whole in memory: at most the two or three strips under the tile
+//! rows being read, the first overview (a quarter) and the compressed file.
 
 use tilefn_cog::CogSpec;
 use tilefn_cog::write::{

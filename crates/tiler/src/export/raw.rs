@@ -13,11 +13,12 @@ use super::stitch::Overlap;
 const TS: usize = TILE_SIZE as usize;
 
 /// 256 rows (fewer in the last strip) of pixel-interleaved little-endian samples and one
-/// validity flag a pixel.
+/// validity flag a pixel; empty until first written (all invalid) and once freed.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Strip {
     bytes: Vec<u8>,
     valid: Vec<bool>,
+    freed: bool,
 }
 
 /// A window of raw samples of `dtype`; invalid pixels hold `fill`.
@@ -39,15 +40,8 @@ impl RawCanvas {
         for _ in 0..bands {
             dtype.write_le(dtype.clamp(fill), &mut px);
         }
-        let strips = (0..height.div_ceil(TS))
-            .map(|s| {
-                let rows = (height - s * TS).min(TS);
-                Strip {
-                    bytes: px.repeat(width * rows),
-                    valid: vec![false; width * rows],
-                }
-            })
-            .collect();
+        // Strips are allocated when first written (as tile rows arrive), not here.
+        let strips = vec![Strip::default(); height.div_ceil(TS)];
         RawCanvas {
             width,
             height,
@@ -63,10 +57,21 @@ impl RawCanvas {
         self.fill.len()
     }
 
-    /// The strip holding row `y` and the index of the row's first pixel in it.
+    /// The strip holding row `y` (allocated, all invalid, on first use; `None` once
+    /// freed) and the index of the row's first pixel in it.
     fn locate(&mut self, y: usize) -> Option<(&mut Strip, usize)> {
-        let width = self.width;
-        self.strips.get_mut(y / TS).map(|s| (s, (y % TS) * width))
+        self.locate_with_fill(y).map(|(strip, at, _)| (strip, at))
+    }
+
+    /// [`locate`](Self::locate), also lending the fill bytes (a disjoint borrow).
+    fn locate_with_fill(&mut self, y: usize) -> Option<(&mut Strip, usize, &[u8])> {
+        let (width, rows) = (self.width, self.strip_rows(y / TS));
+        let strip = self.strips.get_mut(y / TS).filter(|s| !s.freed)?;
+        if strip.valid.is_empty() {
+            strip.bytes = self.fill.repeat(width * rows);
+            strip.valid = vec![false; width * rows];
+        }
+        Some((strip, (y % TS) * width, &self.fill))
     }
 
     /// Copies the part of a stored tile's block under the window. A block of the wrong
@@ -100,17 +105,15 @@ impl RawCanvas {
     /// Makes pixel (`x`, `y`) invalid, holding `fill`: outside a POSTed polygon.
     pub fn clear(&mut self, x: usize, y: usize) {
         let (px, width) = (self.pixel_bytes(), self.width);
-        let fill = std::mem::take(&mut self.fill);
-        if let (true, Some((strip, at))) = (x < width, self.locate(y)) {
+        if let (true, Some((strip, at, fill))) = (x < width, self.locate_with_fill(y)) {
             let p = at + x;
             if let Some(v) = strip.valid.get_mut(p) {
                 *v = false;
             }
             if let Some(dst) = strip.bytes.get_mut(p * px..(p + 1) * px) {
-                dst.copy_from_slice(&fill);
+                dst.copy_from_slice(fill);
             }
         }
-        self.fill = fill;
     }
 
     /// One 256x256 tile of the canvas (column `c`, row `r`), padded with `fill` and
@@ -154,7 +157,10 @@ impl RawCanvas {
     /// Frees strip `r` (its tiles are encoded).
     pub fn free_strip(&mut self, r: usize) {
         if let Some(s) = self.strips.get_mut(r) {
-            *s = Strip::default();
+            *s = Strip {
+                freed: true,
+                ..Strip::default()
+            };
         }
     }
 
@@ -323,8 +329,10 @@ mod tests {
 
     #[test]
     fn strips_hold_256_rows() {
-        let c = RawCanvas::new(10, 600, 2, DataType::Uint8, 7.0);
+        let mut c = RawCanvas::new(10, 600, 2, DataType::Uint8, 7.0);
         assert_eq!(c.strips.len(), 3);
+        assert!(c.strips[2].valid.is_empty(), "allocated on first write");
+        c.clear(9, 599);
         assert_eq!(c.strips[2].valid.len(), 10 * 88);
         assert_eq!(c.sample(9, 599, 1), 7.0);
         let r = c.reduce(true);
