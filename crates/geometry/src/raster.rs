@@ -5,9 +5,11 @@
 //! `rasterio.features.geometry_mask` (without `all_touched`) use, reproduced step for step
 //! so counts agree exactly, ties included: for each pixel row, the crossings of the row's
 //! centre line with every edge (an edge from `y1` to `y2`, `y1 < y2`, crosses when
-//! `y1 <= yc < y2`) are rounded with `floor(x + 0.5)`, sorted, and paired even-odd over all
-//! rings of the area (so holes are holes); a horizontal edge lying on a row's centre line,
-//! walked right to left, fills its own pixels.
+//! `y1 <= yc < y2`) are rounded with `floor(x + 0.5)`, sorted, and paired even-odd over the
+//! rings of a polygon (so holes are holes); a horizontal edge lying on a row's centre line,
+//! walked right to left, fills its own pixels. A multipolygon holds the union of its
+//! polygons' pixels: GDAL burns each part on its own, so where parts overlap the pixels
+//! still count (an even-odd fill over all the parts' rings would drop them).
 //!
 //! Written here rather than taken from `geo-rasterize`, which burns every pixel a shape
 //! touches (GDAL's `ALL_TOUCHED`), not the centre rule; the statistics must match rasterio's
@@ -21,7 +23,7 @@
 use tilefn_raster::TileCoord;
 use tilefn_raster::mercator::{ORIGIN_SHIFT, resolution};
 
-use crate::Area;
+use crate::{Area, Point};
 
 const TILE: u64 = 256;
 
@@ -131,13 +133,52 @@ impl Spans {
     }
 }
 
-/// The pixels of `area` at `zoom`, or `None` when the sweep would take more than `max_work`
-/// edge visits (the caller then tries a coarser zoom).
+/// The pixels of `area` at `zoom`, or `None` when the sweeps would take more than `max_work`
+/// edge visits in all (the caller then tries a coarser zoom).
 pub fn rasterize(area: &Area, zoom: u8, max_work: u64) -> Option<Spans> {
+    let mut parts: Vec<Spans> = Vec::with_capacity(area.polygons.len());
+    let mut work = 0u64;
+    for polygon in &area.polygons {
+        let s = sweep(&polygon.rings, zoom, max_work.saturating_sub(work))?;
+        work += s.work;
+        if !s.rows.is_empty() {
+            parts.push(s);
+        }
+    }
+    let mut out = match parts.len() {
+        0 => Spans {
+            zoom,
+            ..Spans::default()
+        },
+        1 => parts.swap_remove(0),
+        _ => {
+            // The union, row by row: every part's runs of a row, merged once.
+            let row0 = parts.iter().map(|s| s.row0).min().unwrap_or(0);
+            let end = parts.iter().map(|s| s.row0 + s.rows.len() as u64).max();
+            let mut rows = vec![Vec::new(); (end.unwrap_or(row0) - row0) as usize];
+            for s in &parts {
+                for (i, runs) in s.rows.iter().enumerate() {
+                    rows[(s.row0 - row0) as usize + i].extend_from_slice(runs);
+                }
+            }
+            Spans {
+                zoom,
+                row0,
+                rows: rows.into_iter().map(merge).collect(),
+                work: 0,
+            }
+        }
+    };
+    out.work = work;
+    Some(out)
+}
+
+/// One polygon's pixels (even-odd over its rings), within `max_work` edge visits.
+fn sweep(rings: &[Vec<Point>], zoom: u8, max_work: u64) -> Option<Spans> {
     let res = resolution(zoom);
     let size = TILE << zoom;
     let mut edges = Vec::new();
-    for ring in area.polygons.iter().flat_map(|p| &p.rings) {
+    for ring in rings {
         let px: Vec<[f64; 2]> = ring
             .iter()
             .map(|p| [(p[0] + ORIGIN_SHIFT) / res, (ORIGIN_SHIFT - p[1]) / res])
@@ -406,6 +447,35 @@ mod tests {
         let big: &[[f64; 2]] = &[[0.0, 0.0], [1e6, 0.0], [1e6, 1e6], [0.0, 0.0]];
         let area = pixel_area(14, &[big]);
         assert!(rasterize(&area, 14, 1000).is_none());
+    }
+
+    #[test]
+    fn multipolygon_parts_are_a_union() -> Result<(), String> {
+        // rasterio: geometry_mask of this MultiPolygon holds 4600 pixels, as the union of
+        // its parts does; an even-odd fill over all four rings gives 4200 (their XOR). The
+        // same two squares as one polygon's rings are an even-odd fill: 4200.
+        let a: &[[f64; 2]] = &[
+            [10.0, 40.0],
+            [60.0, 40.0],
+            [60.0, 90.0],
+            [10.0, 90.0],
+            [10.0, 40.0],
+        ];
+        let b: &[[f64; 2]] = &[
+            [40.0, 10.0],
+            [90.0, 10.0],
+            [90.0, 60.0],
+            [40.0, 60.0],
+            [40.0, 10.0],
+        ];
+        let mut multi = pixel_area(8, &[a]);
+        multi.polygons.extend(pixel_area(8, &[b]).polygons);
+        let spans = rasterize(&multi, 8, 1 << 20).ok_or("over budget")?;
+        assert_eq!(spans.pixel_count(), 4600);
+        let one = rasterize(&pixel_area(8, &[a, b]), 8, 1 << 20).ok_or("over budget")?;
+        assert_eq!(one.pixel_count(), 4200);
+        assert!(rasterize(&multi, 8, spans.work - 1).is_none());
+        Ok(())
     }
 
     #[test]
