@@ -19,6 +19,8 @@
 //! - `units`:  bad sources among good ones fail naming the file; plan/run-unit/commit by hand
 //!   (commit and stage order refused naming units, run twice, run concurrently).
 //! - `zonal`:  `stats`: polygonal summaries of a collection into CSV and GeoJSON.
+//! - `stats_oracle`: `/statistics` (the shared Service, in process) over ingested corpus
+//!   layers equals rasterio's `geometry_mask` and numpy on the same COGs (needs the venv).
 //! - `spark`:  the Spark driver (ingest/spark) in local mode against s3s-fs, a unit killed and
 //!   retried; equals `add` byte for byte (needs scripts/spark-env.sh).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -33,6 +35,7 @@ mod quantiles;
 mod register;
 mod s3;
 mod spark;
+mod stats_oracle;
 mod units;
 mod util;
 mod zonal;
