@@ -54,6 +54,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 BENCH_DIR=${BENCH_DIR:-target/bench}
 SIZE=${BENCH_SIZE:-4096}
@@ -68,10 +70,7 @@ BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
 WORK="$BENCH_DIR/tiles"
 mkdir -p "$WORK"
 
-if ! command -v wrk >/dev/null; then
-    echo "bench: installing wrk" >&2
-    apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
-fi
+need_wrk
 PY=$(scripts/python-env.sh)
 RIO="$(dirname "$PY")/rio"
 TITILER_PY=$(scripts/titiler-env.sh)
@@ -158,34 +157,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Waits until URL answers (any status) or the process PID exits; 1 on failure.
-wait_up() {
-    local url=$1 pid=$2 name=$3
-    for _ in $(seq 1 600); do
-        curl -s -o /dev/null "$url" && return 0
-        kill -0 "$pid" 2>/dev/null || { echo "bench: $name exited" >&2; return 1; }
-        sleep 0.2
-    done
-    echo "bench: $name did not come up at $url" >&2
-    return 1
-}
-
 OURS_PORT=$PORT TITILER_PORT=$((PORT + 1)) WORKERD_PORT=$((PORT + 2))
-echo "bench: starting tilefn-serve on :$OURS_PORT" >&2
-$SERVE --store "file://$STORE" --addr "127.0.0.1:$OURS_PORT" 2>"$WORK/serve.log" &
-OURS_PID=$!
-PIDS+=("$OURS_PID")
-wait_up "http://127.0.0.1:$OURS_PORT/health" "$OURS_PID" tilefn-serve
-
-echo "bench: starting TiTiler (uvicorn, 1 worker) on :$TITILER_PORT" >&2
-# GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR is TiTiler's documented production setting (no
-# directory listing for sidecar files on every open); no access log on either side.
-GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR "$TITILER_PY" -m uvicorn titiler_app:app \
-    --app-dir bench/tiles --host 127.0.0.1 --port "$TITILER_PORT" --workers 1 \
-    --no-access-log --log-level warning 2>"$WORK/titiler.log" &
-TITILER_PID=$!
-PIDS+=("$TITILER_PID")
-wait_up "http://127.0.0.1:$TITILER_PORT/openapi.json" "$TITILER_PID" TiTiler
+start_servers "$SERVE" "$STORE" "$WORK"
 
 # The Worker: built by scripts/build-worker.sh (incremental, unless BENCH_WORKER_BUILD=0),
 # served by workerd. Any failure
@@ -246,34 +219,6 @@ for scn in "${SCENARIOS[@]}"; do
 done
 
 # --- Load ---
-TCK=$(getconf CLK_TCK)
-
-# The process tree under PID: PID and every descendant.
-tree_pids() {
-    local all
-    all=$(ps -e -o pid=,ppid=)
-    awk -v root="$1" '{ parent[$1] = $2 } END {
-        keep[root] = 1; changed = 1
-        while (changed) { changed = 0
-            for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; changed = 1 } }
-        for (p in keep) print p }' <<<"$all"
-}
-
-# CPU clock ticks (utime + stime + waited-for children's) of the given PIDs whose command
-# name matches COMM (a regex; "." for any). Fields after the ")" that closes the name:
-# 12 utime, 13 stime, 14 cutime, 15 cstime.
-cpu_ticks() {
-    local comm=$1 total=0 pid t
-    shift
-    for pid in "$@"; do
-        [[ -r /proc/$pid/stat ]] || continue
-        [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" =~ $comm ]] || continue
-        t=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }') || continue
-        total=$((total + ${t:-0}))
-    done
-    echo "$total"
-}
-
 # Runs wrk for scenario SCN against server NAME (base URL, root PID, process-name regex for
 # the CPU count: "." for the whole tree, "^workerd$" for the Worker alone);
 # prints "requests duration_s tiles_per_s cpu_ms_per_tile non2xx".
@@ -299,12 +244,6 @@ load() {
         /Non-2xx or 3xx responses:/ { bad = $NF }
         /Requests\/sec:/ { rps = $2 }
         END { printf "%d %.2f %.1f %.3f %d\n", req, d, rps, (req > 0 ? ticks * 1000 / tck / req : 0), bad + 0 }' <<<"$out"
-}
-
-# The median of whitespace-separated numbers (the mean of the middle two for an even count).
-median() {
-    tr ' ' '\n' <<<"$1" | awk 'NF' | sort -g | awk '{ v[NR] = $1 } END {
-        if (NR % 2) print v[(NR + 1) / 2]; else if (NR) printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # Figures keyed "scenario/server": each round's, then their medians.
