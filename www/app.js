@@ -10,7 +10,8 @@ import { legendLookup, renderLegend } from "./lib/legend.js";
 import {
   addDrawLayers, fileFeatureAt, geometryBounds, polygonFeatures, raiseDrawLayers, showFile, showPolygon, startDrawing,
 } from "./lib/draw.js";
-import { errorOf, exportPath, renderAnswer, renderError, statisticsPath } from "./lib/stats.js";
+import { errorOf, renderAnswer, renderError, statisticsPath } from "./lib/stats.js";
+import { makeExporter } from "./lib/export.js";
 
 const $ = (id) => document.getElementById(id);
 const maplibregl = window.maplibregl;
@@ -43,6 +44,20 @@ const map = new maplibregl.Map({
 map.addControl(new maplibregl.NavigationControl());
 window.tilefn.map = map;
 window.tilefn.layerInfo = layerInfo;
+
+// The export buttons (lib/export.js) see the page through this.
+const exporter = makeExporter({
+  state,
+  map,
+  $,
+  layers: () => layers,
+  fail(error, title) {
+    showStatsPanel(true);
+    renderError(statsBox(), error, title);
+    setStatsState("error");
+  },
+});
+const { runExport, exportPolygon, updateExportLink } = exporter;
 
 // Tile failures (a 400 from a bad binding, a wasm error) are shown in the panel and kept for
 // the tests instead of MapLibre's default console.error.
@@ -485,70 +500,6 @@ async function refreshStats(force = false) {
   }
 }
 
-/** Saves `bytes` as a file called `name` (the browser's download). */
-function download(bytes, name, type) {
-  const url = URL.createObjectURL(new Blob([bytes], { type }));
-  const a = Object.assign(document.createElement("a"), { href: url, download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
-}
-
-/** Runs an export request and downloads its GeoTIFF, or shows its error in the panel. */
-async function runExport(path, init, name) {
-  const title = `export ${name}`;
-  try {
-    const r = await serviceFetch(state.mode, path, init);
-    if (r.status !== 200) {
-      showStatsPanel(true);
-      renderError(statsBox(), errorOf(r.status, r.body), title);
-      setStatsState("error");
-      return;
-    }
-    download(r.body, name, r.contentType || "image/tiff");
-    $("stats-hint").textContent = `downloaded ${name} (${r.body.length.toLocaleString("en-US")} bytes)`;
-  } catch (err) {
-    showStatsPanel(true);
-    renderError(statsBox(), { code: "request failed", message: String(err?.message || err) }, title);
-    setStatsState("error");
-  }
-}
-
-function withZoom(path) {
-  const zoom = $("stats-zoom").value.trim();
-  if (!zoom) return path;
-  return `${path}${path.includes("?") ? "&" : "?"}zoom=${encodeURIComponent(zoom)}`;
-}
-
-function exportPolygon() {
-  if (!state.polygon) {
-    showStatsPanel(true);
-    renderError(statsBox(), { code: "no polygon", message: "draw a polygon (or pick a feature of a dropped file) first" });
-    setStatsState("error");
-    return;
-  }
-  runExport(withZoom(exportPath(state.layer)), { method: "POST", body: JSON.stringify(state.polygon) },
-    `${state.layer}.tif`);
-}
-
-/** The view's box within the active layer's bounds (the GET export of what is on screen). */
-function viewBbox() {
-  const b = map.getBounds();
-  let box = [b.getWest(), Math.max(b.getSouth(), -85.05), b.getEast(), Math.min(b.getNorth(), 85.05)];
-  const l = layers.find((x) => x.id === state.layer);
-  if (l?.bounds) {
-    const [w, s, e, n] = l.bounds;
-    const cut = [Math.max(box[0], w), Math.max(box[1], s), Math.min(box[2], e), Math.min(box[3], n)];
-    if (cut[0] < cut[2] && cut[1] < cut[3]) box = cut;
-  }
-  return box;
-}
-
-function updateExportLink() {
-  if (!state.layer) return;
-  $("export-view").href = withZoom(exportPath(state.layer, viewBbox()));
-}
 
 async function loadGeoJsonFile(file) {
   try {
