@@ -57,20 +57,36 @@ impl Spans {
 
     /// The tiles holding at least one pixel, sorted by row then column.
     pub fn tiles(&self) -> Vec<TileCoord> {
-        let mut out: Vec<(u64, u64)> = Vec::new();
+        // Per tile row, the runs' tile-column intervals merged first: listing a tile per
+        // pixel row would hold 256 copies of each (a continent's box at the zoom the budget
+        // tries: 4 M entries, 64 MB).
+        let mut out = Vec::new();
+        let mut intervals: Vec<(u64, u64)> = Vec::new();
+        let mut current = None;
         for (i, runs) in self.rows.iter().enumerate() {
             let ty = (self.row0 + i as u64) / TILE;
-            for (a, b) in runs {
-                for tx in a / TILE..=(b - 1) / TILE {
-                    out.push((ty, tx));
+            if current != Some(ty) {
+                if let Some(prev) = current {
+                    self.emit(prev, &mut intervals, &mut out);
                 }
+                current = Some(ty);
+            }
+            intervals.extend(runs.iter().map(|(a, b)| (a / TILE, (b - 1) / TILE + 1)));
+            if intervals.len() > 64 {
+                intervals = merge(std::mem::take(&mut intervals));
             }
         }
-        out.sort_unstable();
-        out.dedup();
-        out.into_iter()
-            .filter_map(|(y, x)| TileCoord::checked(u32::from(self.zoom), x, y))
-            .collect()
+        if let Some(ty) = current {
+            self.emit(ty, &mut intervals, &mut out);
+        }
+        out
+    }
+
+    /// The tiles of tile row `ty` covered by `intervals` (half-open tile columns), in order.
+    fn emit(&self, ty: u64, intervals: &mut Vec<(u64, u64)>, out: &mut Vec<TileCoord>) {
+        for (x0, x1) in merge(std::mem::take(intervals)) {
+            out.extend((x0..x1).filter_map(|tx| TileCoord::checked(u32::from(self.zoom), tx, ty)));
+        }
     }
 
     /// The runs inside tile `t` (same zoom), as `(row, first column, end column)` in the
