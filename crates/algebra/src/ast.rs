@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::neighborhood::{FocalStat, Shape, TerrainOp, number};
+
 /// Byte offsets `start..end` into the formula text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Span {
@@ -41,6 +43,12 @@ pub enum Node {
     Call(Func, Vec<Expr>),
     /// A one-argument `min max mean median std sum`: one number over the whole layer.
     Reduce(ReduceFn, Box<Expr>),
+    /// `focal_mean(x, 3)`, `focal_max(x, circle(2))`: a statistic of each cell's
+    /// neighbourhood.
+    Focal(FocalStat, Shape, Box<Expr>),
+    /// `slope(x)`, `aspect(x)`, `hillshade(x, azimuth, altitude)`: over each cell's 3×3
+    /// window, as gdaldem.
+    Terrain(TerrainOp, Box<Expr>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -286,6 +294,10 @@ impl Expr {
                 fa == fb && aa.len() == ab.len() && aa.iter().zip(ab).all(|(x, y)| x.same_tree(y))
             }
             (Node::Reduce(fa, a), Node::Reduce(fb, b)) => fa == fb && a.same_tree(b),
+            (Node::Focal(fa, sa, a), Node::Focal(fb, sb, b)) => {
+                fa == fb && sa == sb && a.same_tree(b)
+            }
+            (Node::Terrain(ta, a), Node::Terrain(tb, b)) => ta == tb && a.same_tree(b),
             _ => false,
         }
     }
@@ -294,7 +306,9 @@ impl Expr {
     pub fn children(&self) -> Vec<&Expr> {
         match &self.node {
             Node::Number(_) | Node::Constant(_) | Node::Null | Node::Variable(_) => Vec::new(),
-            Node::Unary(_, e) | Node::Reduce(_, e) => vec![e],
+            Node::Unary(_, e) | Node::Reduce(_, e) | Node::Focal(_, _, e) | Node::Terrain(_, e) => {
+                vec![e]
+            }
             Node::Binary(_, l, r) => vec![l, r],
             Node::Call(_, args) => args.iter().collect(),
         }
@@ -366,6 +380,16 @@ impl fmt::Display for Expr {
                 f.write_str(")")
             }
             Node::Reduce(func, e) => write!(f, "{}({e})", func.name()),
+            Node::Focal(stat, shape, e) => write!(f, "{}({e}, {shape})", stat.name()),
+            Node::Terrain(TerrainOp::Hillshade { azimuth, altitude }, e) => {
+                write!(
+                    f,
+                    "hillshade({e}, {}, {})",
+                    number(*azimuth),
+                    number(*altitude)
+                )
+            }
+            Node::Terrain(op, e) => write!(f, "{}({e})", op.name()),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Checks after parsing that the grammar cannot express: where `NULL` may stand, and how
-//! many distinct variables a formula reads.
+//! Checks after parsing that the grammar cannot express: where `NULL` may stand, how many
+//! distinct variables a formula reads, and how far past a tile its neighbourhoods reach.
 
 use std::collections::BTreeSet;
 
@@ -21,7 +21,72 @@ pub(crate) fn check(expr: &Expr, limits: &Limits) -> Result<(), ParseError> {
             format!("{} variables", names.len()),
         ));
     }
+    let halo = widest_halo(expr);
+    if halo > limits.max_halo {
+        return Err(ParseError::new(
+            expr.span.start,
+            format!(
+                "neighbourhoods reaching at most {} cells past a tile in all (formula halo limit)",
+                limits.max_halo
+            ),
+            format!("a halo of {halo} cells"),
+        ));
+    }
     Ok(())
+}
+
+/// Whether a reduction is answered whole-layer by the caller (it reads variables), so the
+/// neighbourhoods inside it are not part of a tile's evaluation.
+fn is_whole_layer(expr: &Expr) -> bool {
+    if let Node::Reduce(..) = expr.node {
+        let mut names = BTreeSet::new();
+        collect_variables(expr, &mut names);
+        return !names.is_empty();
+    }
+    false
+}
+
+/// The widest halo of the formula and of every whole-layer reduction in it (each is
+/// evaluated tile by tile with its own halo).
+fn widest_halo(expr: &Expr) -> u32 {
+    let own = match &expr.node {
+        Node::Reduce(_, arg) => halo(arg),
+        _ => halo(expr),
+    };
+    expr.children()
+        .into_iter()
+        .map(widest_halo)
+        .fold(own, u32::max)
+}
+
+/// Cells past the tile the formula reads: the sum of the neighbourhood reaches along its
+/// deepest chain (`slope(focal_mean(x, 5))` reaches 1 + 2).
+pub(crate) fn halo(expr: &Expr) -> u32 {
+    if is_whole_layer(expr) {
+        return 0;
+    }
+    let inner = expr.children().into_iter().map(halo).max().unwrap_or(0);
+    let own = match &expr.node {
+        Node::Focal(_, shape, _) => shape.reach(),
+        Node::Terrain(..) => 1,
+        _ => 0,
+    };
+    inner.saturating_add(own)
+}
+
+/// Neighbour visits per evaluated cell, weighted by the cost of each statistic: the
+/// formula's neighbourhood work, which a caller multiplies by the cells it evaluates.
+pub(crate) fn neighbourhood_work(expr: &Expr) -> u64 {
+    if is_whole_layer(expr) {
+        return 0;
+    }
+    let inner: u64 = expr.children().into_iter().map(neighbourhood_work).sum();
+    let own = match &expr.node {
+        Node::Focal(stat, shape, _) => shape.offsets().len() as u64 * stat.weight(),
+        Node::Terrain(..) => 9,
+        _ => 0,
+    };
+    inner.saturating_add(own)
 }
 
 /// `NULL` may only be a direct operand of `==` or `!=`, and not on both sides: `x == NULL`

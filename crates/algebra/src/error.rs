@@ -44,4 +44,6 @@ pub enum EvalError {
     },
     #[error("no whole-layer value was supplied for {reduction}")]
     MissingReduction { reduction: String },
+    #[error("{function} needs the grid's width and height (evaluate_grid)")]
+    NeedsGrid { function: String },
 }

@@ -4,12 +4,16 @@
 //! [`kernels`], so on AVX2 CPUs it works on four values per instruction.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use crate::ast::{BinaryOp, Expr, Func, Node, UnaryOp};
 use crate::error::EvalError;
+use crate::focal::focal;
 use crate::kernels;
+use crate::neighborhood::Grid;
 use crate::reduce::Reduction;
+use crate::terrain::terrain;
 
 /// One bound variable: the tile's values, which of them are valid, and the layer's nodata
 /// value (what `~x` fills invalid cells with).
@@ -98,7 +102,85 @@ fn nan_max(a: f64, b: f64) -> f64 {
 const BLOCK: usize = 4096;
 
 /// Evaluates `expr` over `len` cells. Every bound column must have exactly `len` values.
+/// A formula with neighbourhood functions needs the grid's shape: see [`evaluate_grid`].
 pub fn evaluate(expr: &Expr, len: usize, env: &dyn Bindings) -> Result<Output, EvalError> {
+    evaluate_on(expr, len, None, env)
+}
+
+/// Evaluates `expr` over the cells of `grid` (a tile and its halo, row-major). Every
+/// bound column must have exactly `grid.cells()` values. Cells within the formula's
+/// [`Expr::halo`] of the grid's edge see a cut neighbourhood; the caller keeps the inside.
+pub fn evaluate_grid(expr: &Expr, grid: &Grid, env: &dyn Bindings) -> Result<Output, EvalError> {
+    evaluate_on(expr, grid.cells(), Some(grid), env)
+}
+
+/// Computed neighbourhood functions, by canonical text: `focal_mean(a, square(1))` used
+/// twice is computed once.
+type Neighbourhoods = BTreeMap<String, Output>;
+
+fn evaluate_on(
+    expr: &Expr,
+    len: usize,
+    grid: Option<&Grid>,
+    env: &dyn Bindings,
+) -> Result<Output, EvalError> {
+    let mut done = Neighbourhoods::new();
+    neighbourhoods(expr, len, grid, env, &mut done)?;
+    evaluate_blocks(expr, len, env, &done)
+}
+
+/// Computes every neighbourhood function of `expr` over the whole grid, innermost first:
+/// unlike the element-wise tree, a neighbourhood needs its argument at every cell around a
+/// cell, so its argument is evaluated completely before it.
+fn neighbourhoods(
+    expr: &Expr,
+    len: usize,
+    grid: Option<&Grid>,
+    env: &dyn Bindings,
+    done: &mut Neighbourhoods,
+) -> Result<(), EvalError> {
+    if let Node::Reduce(_, arg) = &expr.node
+        && !arg.variables().is_empty()
+    {
+        // A whole-layer value from the caller: nothing in it runs on this grid.
+        return Ok(());
+    }
+    for child in expr.children() {
+        neighbourhoods(child, len, grid, env, done)?;
+    }
+    let (Node::Focal(_, _, arg) | Node::Terrain(_, arg)) = &expr.node else {
+        return Ok(());
+    };
+    let key = expr.to_string();
+    if done.contains_key(&key) {
+        return Ok(());
+    }
+    let Some(grid) = grid else {
+        return Err(EvalError::NeedsGrid { function: key });
+    };
+    let input = evaluate_blocks(arg, len, env, done)?;
+    let (values, valid) = match &expr.node {
+        Node::Focal(stat, shape, _) => focal(
+            *stat,
+            shape,
+            &input.values,
+            &input.valid,
+            grid.width,
+            grid.height,
+        ),
+        Node::Terrain(op, _) => terrain(*op, grid, &input.values, &input.valid),
+        _ => return Ok(()),
+    };
+    done.insert(key, Output { values, valid });
+    Ok(())
+}
+
+fn evaluate_blocks(
+    expr: &Expr,
+    len: usize,
+    env: &dyn Bindings,
+    neighbourhoods: &Neighbourhoods,
+) -> Result<Output, EvalError> {
     let mut values = Vec::with_capacity(len);
     let mut valid = Vec::with_capacity(len);
     let mut start = 0;
@@ -108,6 +190,7 @@ pub fn evaluate(expr: &Expr, len: usize, env: &dyn Bindings) -> Result<Output, E
             len,
             cells: start..end,
             env,
+            neighbourhoods,
         };
         match eval.eval(expr)? {
             Val::Scalar(v) => {
@@ -133,9 +216,13 @@ pub fn evaluate(expr: &Expr, len: usize, env: &dyn Bindings) -> Result<Output, E
 /// instead of one per level (an isolate has 128 MB).
 fn buffers_needed(expr: &Expr) -> usize {
     match &expr.node {
-        Node::Number(_) | Node::Constant(_) | Node::Null | Node::Variable(_) | Node::Reduce(..) => {
-            0
-        }
+        Node::Number(_)
+        | Node::Constant(_)
+        | Node::Null
+        | Node::Variable(_)
+        | Node::Reduce(..)
+        | Node::Focal(..)
+        | Node::Terrain(..) => 0,
         Node::Unary(_, e) => buffers_needed(e).max(1),
         Node::Binary(_, l, r) => {
             let (nl, nr) = (buffers_needed(l), buffers_needed(r));
@@ -157,6 +244,8 @@ struct Evaluator<'e> {
     /// The block of cells this pass evaluates.
     cells: Range<usize>,
     env: &'e dyn Bindings,
+    /// The formula's neighbourhood functions, computed over the whole grid beforehand.
+    neighbourhoods: &'e Neighbourhoods,
 }
 
 impl<'e> Evaluator<'e> {
@@ -195,6 +284,7 @@ impl<'e> Evaluator<'e> {
                 binary(*op, lv, rv)
             }
             Node::Call(func, args) => self.call(*func, args)?,
+            Node::Focal(..) | Node::Terrain(..) => self.neighbourhood(expr)?,
             Node::Reduce(func, arg) => {
                 let reduction = Reduction {
                     func: *func,
@@ -242,6 +332,27 @@ impl<'e> Evaluator<'e> {
             values: Cow::Borrowed(&col.values[self.cells.clone()]),
             valid: Cow::Borrowed(&col.valid[self.cells.clone()]),
             nodata: col.nodata,
+        }))
+    }
+
+    fn neighbourhood(&self, expr: &Expr) -> Result<Val<'e>, EvalError> {
+        let key = expr.to_string();
+        let out = self
+            .neighbourhoods
+            .get(&key)
+            .ok_or_else(|| EvalError::NeedsGrid {
+                function: key.clone(),
+            })?;
+        let (Some(values), Some(valid)) = (
+            out.values.get(self.cells.clone()),
+            out.valid.get(self.cells.clone()),
+        ) else {
+            return Err(EvalError::NeedsGrid { function: key });
+        };
+        Ok(Val::Array(Arr {
+            values: Cow::Borrowed(values),
+            valid: Cow::Borrowed(valid),
+            nodata: None,
         }))
     }
 

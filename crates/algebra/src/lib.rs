@@ -28,19 +28,26 @@ mod ast;
 mod check;
 mod error;
 mod eval;
+mod focal;
 mod kernels;
 mod limits;
+mod neighborhood;
+mod parse_focal;
 mod parser;
 mod reduce;
+mod terrain;
 
 use std::collections::BTreeSet;
 
 pub use ast::{BinaryOp, Constant, Expr, Func, Node, ReduceFn, Span, UNARY_PRECEDENCE, UnaryOp};
 pub use error::{EvalError, ParseError};
-pub use eval::{Bindings, Column, Output, evaluate};
+pub use eval::{Bindings, Column, Output, evaluate, evaluate_grid};
+pub use focal::focal;
 pub use limits::Limits;
+pub use neighborhood::{FocalStat, Grid, MAX_RADIUS, Method, Shape, TerrainOp, TerrainSettings};
 pub use parser::is_valid_variable_name;
 pub use reduce::Reduction;
+pub use terrain::terrain;
 
 impl Expr {
     /// Parses and checks a formula under the default [`Limits`].
@@ -67,6 +74,19 @@ impl Expr {
         let mut names = BTreeSet::new();
         check::collect_variables(self, &mut names);
         names.into_iter().collect()
+    }
+
+    /// Cells past a tile the formula reads: the halo a tile is read with (0 without
+    /// neighbourhood functions). Reductions over layers are whole-layer values, not part
+    /// of it.
+    pub fn halo(&self) -> u32 {
+        check::halo(self)
+    }
+
+    /// Weighted neighbour visits per evaluated cell (0 without neighbourhood functions):
+    /// times the cells of a tile and its halo, the work a tile costs beyond plain algebra.
+    pub fn neighbourhood_work(&self) -> u64 {
+        check::neighbourhood_work(self)
     }
 
     /// The whole-layer reductions over variables that [`Bindings::reduction`] must supply,

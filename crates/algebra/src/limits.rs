@@ -11,6 +11,10 @@ pub struct Limits {
     pub max_depth: usize,
     /// Most distinct variables (default 16): each one is a layer read per tile.
     pub max_vars: usize,
+    /// Widest halo in cells (default 64): the sum of neighbourhood reaches along the
+    /// deepest chain of focal and terrain functions. A tile is read with this many cells
+    /// of its neighbours on every side, so it must stay below a tile's width.
+    pub max_halo: u32,
 }
 
 impl Default for Limits {
@@ -19,6 +23,7 @@ impl Default for Limits {
             max_len: 4096,
             max_depth: 100,
             max_vars: 16,
+            max_halo: 64,
         }
     }
 }

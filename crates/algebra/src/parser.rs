@@ -50,12 +50,13 @@ fn is_reserved_word(name: &str) -> bool {
         || Constant::from_keyword(name).is_some()
         || Func::from_name(name).is_some()
         || ReduceFn::from_name(name).is_some()
+        || crate::parse_focal::is_neighbourhood_word(name)
         || RESERVED.contains(&name)
 }
 
 type Lex<'a> = IResult<&'a str, &'a str>;
 
-fn number_lexeme(i: &str) -> Lex<'_> {
+pub(crate) fn number_lexeme(i: &str) -> Lex<'_> {
     // Each part is matched on its own and the length summed: nom 8.0.0's `recognize`
     // returns a short slice for `opt((char('.'), digit0))` (it gave "0." for "0.5").
     let (rest, _) = digit1(i)?;
@@ -69,7 +70,7 @@ fn number_lexeme(i: &str) -> Lex<'_> {
     Ok((rest, i.get(..len).unwrap_or(i)))
 }
 
-fn name_lexeme(i: &str) -> Lex<'_> {
+pub(crate) fn name_lexeme(i: &str) -> Lex<'_> {
     recognize((
         satisfy(|c| c.is_ascii_alphabetic() || c == '_'),
         take_while(|c: char| c.is_ascii_alphanumeric() || c == '_'),
@@ -77,22 +78,22 @@ fn name_lexeme(i: &str) -> Lex<'_> {
     .parse(i)
 }
 
-fn skip_space(i: &str) -> &str {
+pub(crate) fn skip_space(i: &str) -> &str {
     let r: Lex<'_> = multispace0(i);
     r.map_or(i, |(rest, _)| rest)
 }
 
 /// A parsed sub-expression and the height of its tree (leaves are 1).
-struct Parsed {
-    expr: Expr,
-    height: usize,
+pub(crate) struct Parsed {
+    pub(crate) expr: Expr,
+    pub(crate) height: usize,
 }
 
-type PResult<'a> = Result<(&'a str, Parsed), ParseError>;
+pub(crate) type PResult<'a> = Result<(&'a str, Parsed), ParseError>;
 
 pub(crate) struct Parser<'s> {
-    src: &'s str,
-    limits: &'s Limits,
+    pub(crate) src: &'s str,
+    pub(crate) limits: &'s Limits,
     /// Current recursion depth (parentheses, unary chains, exponents, call arguments).
     depth: usize,
 }
@@ -125,15 +126,15 @@ impl<'s> Parser<'s> {
         }
     }
 
-    fn pos(&self, rest: &str) -> usize {
+    pub(crate) fn pos(&self, rest: &str) -> usize {
         self.src.len() - rest.len()
     }
 
-    fn expected(&self, rest: &str, what: &str) -> ParseError {
+    pub(crate) fn expected(&self, rest: &str, what: &str) -> ParseError {
         ParseError::new(self.pos(rest), what, describe(rest))
     }
 
-    fn too_deep(&self, rest: &str) -> ParseError {
+    pub(crate) fn too_deep(&self, rest: &str) -> ParseError {
         ParseError::new(
             self.pos(rest),
             format!(
@@ -144,7 +145,7 @@ impl<'s> Parser<'s> {
         )
     }
 
-    fn enter(&mut self, rest: &str) -> Result<(), ParseError> {
+    pub(crate) fn enter(&mut self, rest: &str) -> Result<(), ParseError> {
         self.depth += 1;
         if self.depth > self.limits.max_depth {
             Err(self.too_deep(rest))
@@ -153,7 +154,7 @@ impl<'s> Parser<'s> {
         }
     }
 
-    fn leave(&mut self) {
+    pub(crate) fn leave(&mut self) {
         self.depth = self.depth.saturating_sub(1);
     }
 
@@ -203,7 +204,7 @@ impl<'s> Parser<'s> {
         }
     }
 
-    fn or(&mut self, i: &'s str) -> PResult<'s> {
+    pub(crate) fn or(&mut self, i: &'s str) -> PResult<'s> {
         self.left_assoc(i, Self::and, |s| {
             s.starts_with('|').then_some((BinaryOp::Or, 1))
         })
@@ -327,6 +328,12 @@ impl<'s> Parser<'s> {
             return leaf(Node::Null, rest);
         }
         let after = skip_space(rest);
+        if crate::parse_focal::is_neighbourhood_function(name) {
+            let Some(args_start) = after.strip_prefix('(') else {
+                return Err(self.expected(after, &format!("`(` after the function name `{name}`")));
+            };
+            return self.neighbourhood_call(name, start, args_start);
+        }
         let is_function = Func::from_name(name).is_some() || ReduceFn::from_name(name).is_some();
         if is_function {
             let Some(args_start) = after.strip_prefix('(') else {

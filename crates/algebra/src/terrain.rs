@@ -7,7 +7,12 @@ use crate::neighborhood::{Grid, TerrainOp};
 
 /// `op` over `values` (row-major, `grid.width` × `grid.height`): a cell is invalid where
 /// its own value is; an invalid or off-grid neighbour takes the cell's own value.
-pub fn terrain(op: TerrainOp, grid: &Grid, values: &[f64], valid: &[bool]) -> (Vec<f64>, Vec<bool>) {
+pub fn terrain(
+    op: TerrainOp,
+    grid: &Grid,
+    values: &[f64],
+    valid: &[bool],
+) -> (Vec<f64>, Vec<bool>) {
     let _ = (op, grid);
     (values.to_vec(), valid.to_vec())
 }

@@ -360,6 +360,7 @@ fn limits_are_parse_errors_that_name_the_limit() {
         max_len: 5,
         max_depth: 3,
         max_vars: 1,
+        ..Limits::default()
     };
     assert!(Expr::parse_with("x + y", &tight).is_err());
     assert!(Expr::parse_with("x + x", &tight).is_ok());
