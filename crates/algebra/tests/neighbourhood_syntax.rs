@@ -1,6 +1,8 @@
 //! The neighbourhood functions' syntax: what parses, how it prints back, what is refused
 //! and why, and the halo and work a formula declares.
 
+#![allow(clippy::panic)]
+
 use tilefn_algebra::{Expr, Node, Shape};
 
 fn parse(src: &str) -> Expr {
