@@ -20,6 +20,8 @@ use tilefn_storage::Bucket;
 use crate::convert::BandMask;
 use crate::etag;
 use crate::layer::{Layer, Legend};
+use crate::neighbourhood::check_cost;
+use crate::overview::MAX_OVERVIEW_TILES;
 use crate::paint::{self, band, band_context, render_error};
 use crate::query::{AlgebraQuery, Binding, Mode, PixelRequest};
 use crate::route::{AlgebraRequest, Format, StyleQuery};
@@ -101,7 +103,7 @@ impl Bindings for Columns<'_> {
 }
 
 /// The bands of layer `id` that the query binds: what [`Service::read_layers`] reads.
-fn bound_bands(q: &AlgebraQuery, id: &str) -> BandMask {
+pub(crate) fn bound_bands(q: &AlgebraQuery, id: &str) -> BandMask {
     q.bindings
         .iter()
         .filter(|b| b.layer == id)
@@ -262,16 +264,20 @@ impl<B: Bucket> Service<B> {
             etag: Some(tag.clone()),
             caching,
         };
-        let blocks = self.read_layers(&layers, q, a.tile).await?;
-        if blocks.values().all(Option::is_none) {
-            return Ok(empty);
-        }
         let body = match &q.mode {
-            Mode::Rgb => rgb_tile(q, &layers, &blocks, a.tile, a.format)?,
+            Mode::Rgb => {
+                let blocks = self.read_layers(&layers, q, a.tile).await?;
+                if blocks.values().all(Option::is_none) {
+                    return Ok(empty);
+                }
+                rgb_tile(q, &layers, &blocks, a.tile, a.format)?
+            }
             Mode::Formula(expr) => {
                 let reductions = self.gather_reductions(expr, q, &layers).await?;
-                let columns = Columns::new(q, &layers, &blocks, &reductions, TS * TS);
-                let out = evaluate(expr, TS * TS, &columns).map_err(eval_error)?;
+                let tile = self.formula_tile(expr, q, &layers, &reductions, a.tile);
+                let Some(out) = tile.await? else {
+                    return Ok(empty);
+                };
                 if !out.valid.iter().any(|v| *v) {
                     None
                 } else if a.format == Format::Tiff {
@@ -326,7 +332,10 @@ impl<B: Bucket> Service<B> {
         {
             return Ok(band_context(&layer.manifest, b.band));
         }
-        let stats = if q.style.rescale.is_some() {
+        // A neighbourhood formula too costly to run over the overview has no default
+        // stretch; `rescale=` gives one.
+        let too_costly = check_cost(expr, MAX_OVERVIEW_TILES).is_err();
+        let stats = if q.style.rescale.is_some() || too_costly {
             None
         } else {
             self.formula_range(expr, q, layers)
@@ -379,20 +388,30 @@ impl<B: Bucket> Service<B> {
             return Ok(not_modified);
         }
         let (tile, index) = locate(x, y, zoom);
-        let blocks = self.read_layers(&layers, q, tile).await?;
-        let single: Blocks = blocks
-            .into_iter()
-            .map(|(id, b)| (id, b.and_then(|b| pixel_block(&b, index))))
-            .collect();
         let reductions = self.gather_reductions(expr, q, &layers).await?;
-        let columns = Columns::new(q, &layers, &single, &reductions, 1);
-        let out = evaluate(expr, 1, &columns).map_err(eval_error)?;
-        let valid = out.valid.first().copied().unwrap_or(false);
-        let value = out
-            .values
-            .first()
-            .copied()
-            .filter(|v| valid && v.is_finite());
+        let (value, valid) = if expr.halo() > 0 {
+            // A neighbourhood needs the cells around the pixel: the tile with its halo.
+            let out = self
+                .formula_tile(expr, q, &layers, &reductions, tile)
+                .await?;
+            let cell =
+                |o: &tilefn_algebra::Output| Some((*o.values.get(index)?, *o.valid.get(index)?));
+            out.as_ref().and_then(cell).unwrap_or((f64::NAN, false))
+        } else {
+            let blocks = self.read_layers(&layers, q, tile).await?;
+            let single: Blocks = blocks
+                .into_iter()
+                .map(|(id, b)| (id, b.and_then(|b| pixel_block(&b, index))))
+                .collect();
+            let columns = Columns::new(q, &layers, &single, &reductions, 1);
+            let out = evaluate(expr, 1, &columns).map_err(eval_error)?;
+            let first = |v: &[f64]| v.first().copied().unwrap_or(f64::NAN);
+            (
+                first(&out.values),
+                out.valid.first().copied().unwrap_or(false),
+            )
+        };
+        let value = Some(value).filter(|v| valid && v.is_finite());
         let body = json!({ "value": value, "nodata": !valid, "zoom": zoom });
         Ok(Reply {
             status: 200,

@@ -9,20 +9,27 @@
 //! - `zoom`: over-zoom (crop + nearest) and under-zoom (average or nearest) tiles.
 //! - `paint`: the calls into `tilefn-render` (style, RGB, enhancement, encoders).
 //! - `query`: the `/algebra` and `/pixel` query (`layers=`, `formula=`, ...).
+//! - `algorithm`: `/tiles?algorithm=hillshade|slope|aspect` as an `/algebra` request.
 //! - `algebra`: the `/algebra` and `/pixel` handlers (formulas and RGB over bound layers).
 //! - `export`: `/export` boxes of pixels: plan (window, zoom, limits), stitch, encode.
+//! - `halo`: a tile with cells of its neighbours around it, for neighbourhood functions.
+//! - `neighbourhood`: terrain parameters, padded grids, cost limits and the evaluation of a
+//!   formula on one tile ([`Service`]'s `formula_tile`).
 //! - `overview`: whole-layer reductions and default stretches of formulas.
 //! - `zonal`: `/statistics`: polygons to tiles at a chosen zoom, value summaries per band.
 //! - `error`: [`TileError`] and the one error → status table.
 
 mod algebra;
+mod algorithm;
 mod cache;
 mod catalog;
 mod convert;
 mod error;
 mod etag;
 mod export;
+mod halo;
 mod layer;
+mod neighbourhood;
 mod overview;
 mod paint;
 mod query;
@@ -39,6 +46,7 @@ mod tests;
 
 pub use error::TileError;
 pub use export::{ExportQuery, ExportRequest, MAX_EXPORT_BYTES, MAX_EXPORT_SIDE};
+pub use neighbourhood::{MAX_NEIGHBOURHOOD_WORK, PixelSize, TerrainQuery};
 pub use query::{AlgebraQuery, Binding, Mode, PixelRequest};
 pub use route::{AlgebraRequest, Format, Route, StyleQuery, TileRequest};
 pub use service::Service;

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use tilefn_algebra::{Expr, ReduceFn, Reduction, evaluate};
 use tilefn_catalog::{BandStats, Histogram};
-use tilefn_raster::{Bounds, TILE_SIZE, TileCoord, mercator::tile_range};
+use tilefn_raster::{Bounds, TileCoord, mercator::tile_range};
 use tilefn_storage::Bucket;
 
 use crate::algebra::{Blocks, Columns, Layers};
@@ -30,8 +30,6 @@ use crate::{Service, TileError};
 
 /// Most overview tiles read per layer for one whole-layer value.
 pub const MAX_OVERVIEW_TILES: u64 = 4;
-
-const TS: usize = TILE_SIZE as usize;
 
 /// A reduction's value from stored band statistics, when they can answer it.
 fn from_stats(func: ReduceFn, s: &BandStats) -> Option<f64> {
@@ -242,14 +240,9 @@ impl<B: Bucket> Service<B> {
         let mut cells = Vec::new();
         // One overview tile at a time (its layers concurrently): memory stays one tile's worth.
         for t in tiles {
-            let blocks = self.read_layers(&involved, q, t).await?;
-            if blocks.values().all(Option::is_none) {
-                continue;
+            if let Some(out) = self.formula_tile(arg, q, &involved, known, t).await? {
+                cells.extend(valid_cells(&out.values, &out.valid));
             }
-            let columns = Columns::new(q, &involved, &blocks, known, TS * TS);
-            let out = evaluate(arg, TS * TS, &columns)
-                .map_err(|e| TileError::bad("formula", e.to_string()))?;
-            cells.extend(valid_cells(&out.values, &out.valid));
         }
         Ok(cells)
     }

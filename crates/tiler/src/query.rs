@@ -9,6 +9,8 @@ use tilefn_algebra::{Expr, is_valid_variable_name};
 use tilefn_raster::mercator::{MAX_LATITUDE, ORIGIN_SHIFT, lonlat_to_mercator};
 
 use crate::TileError;
+use crate::neighbourhood::{TerrainQuery, check_cost, terrain_query};
+use crate::overview::MAX_OVERVIEW_TILES;
 use crate::route::{StyleQuery, layer_id, number_pair, printable, style_query};
 
 /// Longest query string of `/algebra` and `/pixel` (a formula is at most 4096 bytes).
@@ -48,6 +50,8 @@ pub struct AlgebraQuery {
     pub alpha: bool,
     /// Style (of a formula's result) and enhancement. `v=` is not used here.
     pub style: StyleQuery,
+    /// How terrain functions measure the ground (`method=`, `z_factor=`, `pixel_size=`).
+    pub terrain: TerrainQuery,
 }
 
 /// `/pixel`: a point in Web Mercator metres.
@@ -93,10 +97,11 @@ impl AlgebraQuery {
             .map(|(lo, hi)| format!("{lo:?},{hi:?}"))
             .unwrap_or_default();
         format!(
-            "layers={}\n{mode}\nscale={scale}\nalpha={}\n{}",
+            "layers={}\n{mode}\nscale={scale}\nalpha={}\n{}{}",
             layers.join(","),
             self.alpha,
-            self.style.canonical()
+            self.style.canonical(),
+            self.terrain.canonical()
         )
     }
 }
@@ -171,12 +176,22 @@ pub fn algebra_query(query: &str, kind: QueryKind) -> Result<AlgebraQuery, TileE
             }
         }
     };
+    let terrain = terrain_query(query)?;
+    if let Mode::Formula(expr) = &mode {
+        // One tile (or the tile of one pixel): the cost is known now, before any read.
+        check_cost(expr, 1)?;
+        // Whole-layer values are evaluated over the layers' overview tiles.
+        for r in expr.reductions() {
+            check_cost(&r.arg, MAX_OVERVIEW_TILES)?;
+        }
+    }
     Ok(AlgebraQuery {
         bindings: used,
         mode,
         scale,
         alpha,
         style,
+        terrain,
     })
 }
 

@@ -9,6 +9,7 @@ use tilefn_raster::mercator::MAX_ZOOM;
 use tilefn_render::{Enhancement, MAX_ENHANCE_FACTOR};
 
 use crate::TileError;
+use crate::algorithm::algorithm_request;
 use crate::export::{ExportRequest, export_request};
 use crate::query::{AlgebraQuery, PixelRequest, QueryKind, algebra_query, pixel_point};
 use crate::zonal::{StatsRequest, stats_request};
@@ -262,6 +263,9 @@ pub fn parse(path: &str, query: &str) -> Result<Route, TileError> {
         ["tiles", id, z, x, y] => {
             let layer = layer_id(id)?;
             let (tile, format) = tile_and_format(z, x, y)?;
+            if let Some(a) = algorithm_request(&layer, tile, format, query)? {
+                return Ok(Route::Algebra(a));
+            }
             Ok(Route::Tile(TileRequest {
                 layer,
                 tile,
@@ -368,7 +372,7 @@ fn tile_coord(z: &str, x: &str, y: &str) -> Result<TileCoord, TileError> {
     TileCoord::checked(z as u32, x, y).ok_or_else(|| TileError::bad("z", "off the grid"))
 }
 
-fn integer(name: &'static str, s: &str) -> Result<u64, TileError> {
+pub(crate) fn integer(name: &'static str, s: &str) -> Result<u64, TileError> {
     let ok = !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit());
     ok.then(|| s.parse::<u64>().ok())
         .flatten()
@@ -455,7 +459,7 @@ pub(crate) fn number_pair(param: &'static str, value: &str) -> Result<(f64, f64)
     Ok((lo, hi))
 }
 
-fn rescale(value: &str) -> Result<String, TileError> {
+pub(crate) fn rescale(value: &str) -> Result<String, TileError> {
     let (lo, hi) = number_pair("rescale", value)?;
     Ok(format!("{lo},{hi}"))
 }

@@ -6,6 +6,7 @@ mod export;
 mod http;
 mod quantiles;
 mod statistics;
+mod terrain;
 mod tiles;
 
 use tilefn_cog::read::{Limits, decode_tile, parse_file};

@@ -5,17 +5,17 @@
 use futures_util::StreamExt;
 use futures_util::stream;
 use serde_json::{Map, Value, json};
-use tilefn_algebra::evaluate;
 use tilefn_catalog::{BandStats, Datatype, Manifest};
 use tilefn_geometry::Input;
 use tilefn_raster::{TILE_SIZE, TileCoord};
 use tilefn_storage::Bucket;
 
 use super::{BandSummary, Extent, StatsRequest, StatsTarget, Wanted, pixel_area, plan};
-use crate::algebra::{Columns, Layers, eval_error};
+use crate::algebra::Layers;
 use crate::convert::BandMask;
 use crate::etag;
 use crate::layer::Layer;
+use crate::neighbourhood::check_cost;
 use crate::query::{AlgebraQuery, Mode};
 use crate::read::decode_fetched;
 use crate::service::{Caching, Reply};
@@ -161,32 +161,38 @@ impl<B: Bucket> Service<B> {
         let zooms = layers.values().map(|l| l.stored_zooms());
         let min_zoom = zooms.clone().map(|z| z.0).max().unwrap_or(0);
         let max_zoom = zooms.map(|z| z.1).max().unwrap_or(0).max(min_zoom);
-        let plan = {
-            let covers = |t: TileCoord| layers.values().any(|l| l.covers(t));
+        let covers = |t: TileCoord| layers.values().any(|l| l.covers(t));
+        let mut top = max_zoom;
+        // The deepest zoom within the statistics budget whose neighbourhood work fits too:
+        // `focal_mean(a, 9)` over a county takes a coarser zoom than `a` alone.
+        let plan = loop {
             let extent = Extent {
                 min_zoom,
-                max_zoom,
+                max_zoom: top,
                 bands: 1,
                 covers: &covers,
             };
-            plan(input, &extent, s.zoom)?
+            let plan = plan(input, &extent, s.zoom)?;
+            match check_cost(expr, plan.tiles.len() as u64) {
+                Ok(()) => break plan,
+                Err(_) if s.zoom.is_none() && plan.zoom > min_zoom => top = plan.zoom - 1,
+                Err(e) => return Err(e),
+            }
         };
         let reductions = self.gather_reductions(expr, q, layers).await?;
         let mut sums = new_summaries(input, 1, wanted.classes);
         let tiles = plan.tiles.clone();
+        let reductions = &reductions;
         let mut reads = stream::iter(tiles.into_iter().map(|t| async move {
-            let blocks = self.read_layers(layers, q, t).await?;
-            Ok::<_, TileError>((t, blocks))
+            let out = self.formula_tile(expr, q, layers, reductions, t).await?;
+            Ok::<_, TileError>((t, out))
         }))
         .buffered(FORMULA_READS_IN_FLIGHT);
         while let Some(read) = reads.next().await {
-            let (t, blocks) = read?;
-            if blocks.values().all(Option::is_none) {
-                continue;
+            let (t, out) = read?;
+            if let Some(out) = out {
+                fold(&plan, t, &[&out.values], &out.valid, &mut sums);
             }
-            let columns = Columns::new(q, layers, &blocks, &reductions, TS * TS);
-            let out = evaluate(expr, TS * TS, &columns).map_err(eval_error)?;
-            fold(&plan, t, &[&out.values], &out.valid, &mut sums);
         }
         let mut value = answer(input, &plan, max_zoom, sums, wanted);
         if let Some(map) = value.as_object_mut() {

@@ -1,0 +1,96 @@
+//! `/tiles/{layer}/{z}/{x}/{y}.{png,jpg,tif}?algorithm=hillshade|slope|aspect`: a terrain
+//! style of a DEM layer, the formula `hillshade(a)` (or `slope(a)`, `aspect(a)`) over the
+//! layer's band `band=` (default 0), answered by `/algebra` with every one of its parameters:
+//! `azimuth=` and `altitude=` (hillshade), `method=`, `z_factor=`, `pixel_size=`, and the
+//! style (`colormap_name=`, `rescale=`, `legend=`, ...), whose defaults suit each algorithm.
+
+use tilefn_algebra::Expr;
+use tilefn_raster::TileCoord;
+
+use crate::TileError;
+use crate::neighbourhood::terrain_query;
+use crate::query::{AlgebraQuery, Binding, Mode};
+use crate::route::{AlgebraRequest, Format, integer, rescale, style_query};
+
+/// The default look of each algorithm: `(name, colormap, rescale)`. Hillshade is grey from
+/// black (shadow, 0) to white (255); slope runs dark to bright up to 60° (steeper is rare
+/// and all bright); aspect, an angle, uses a cyclic colormap so north meets north.
+const DEFAULTS: [(&str, &str, &str); 3] = [
+    ("hillshade", "gray", "0,255"),
+    ("slope", "magma", "0,60"),
+    ("aspect", "twilight", "0,360"),
+];
+
+/// The `/algebra` request behind `algorithm=`, or `None` when the query has none.
+pub fn algorithm_request(
+    layer: &str,
+    tile: TileCoord,
+    format: Format,
+    query: &str,
+) -> Result<Option<AlgebraRequest>, TileError> {
+    let mut algorithm = None;
+    let (mut band, mut azimuth, mut altitude) = (0, None, None);
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let value = value.trim();
+        match key.as_ref() {
+            "algorithm" => algorithm = Some(value.to_owned()),
+            "band" => band = integer("band", value)?,
+            "azimuth" => azimuth = Some(angle("azimuth", value, 360.0)?),
+            "altitude" => altitude = Some(angle("altitude", value, 90.0)?),
+            _ => {}
+        }
+    }
+    let Some(algorithm) = algorithm else {
+        return Ok(None);
+    };
+    let Some((name, colormap, range)) = DEFAULTS.iter().find(|d| d.0 == algorithm) else {
+        return Err(TileError::bad("algorithm", "hillshade, slope or aspect"));
+    };
+    if band > 63 {
+        return Err(TileError::bad("band", "a band index from 0 to 63"));
+    }
+    let formula = match *name {
+        "hillshade" => format!(
+            "hillshade(a, {}, {})",
+            azimuth.unwrap_or(315.0),
+            altitude.unwrap_or(45.0)
+        ),
+        other => format!("{other}(a)"),
+    };
+    let expr = Expr::parse(&formula).map_err(|e| TileError::bad("algorithm", e.to_string()))?;
+    let mut style = style_query(query)?;
+    style.version = None;
+    if style.legend.is_none() && style.colormap.is_none() {
+        style
+            .colormap_name
+            .get_or_insert_with(|| (*colormap).to_owned());
+    }
+    if style.rescale.is_none() && style.legend.is_none() {
+        style.rescale = Some(rescale(range)?);
+    }
+    let query = AlgebraQuery {
+        bindings: vec![Binding {
+            var: "a".to_owned(),
+            band: band as usize,
+            layer: layer.to_owned(),
+        }],
+        mode: Mode::Formula(expr),
+        scale: None,
+        alpha: false,
+        style,
+        terrain: terrain_query(query)?,
+    };
+    Ok(Some(AlgebraRequest {
+        tile,
+        format,
+        query,
+    }))
+}
+
+fn angle(param: &'static str, value: &str, max: f64) -> Result<f64, TileError> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|v| (0.0..=max).contains(v))
+        .ok_or_else(|| TileError::bad(param, format!("degrees from 0 to {max}")))
+}

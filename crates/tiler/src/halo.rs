@@ -1,0 +1,222 @@
+//! Reading a tile with a halo: the tile plus `halo` cells of its neighbours on every side,
+//! what a formula with neighbourhood functions is evaluated on (GeoTrellis's buffered tiles).
+//!
+//! Every cell of the padded block equals the cell the neighbouring tile holds when served on
+//! its own (the same zoom rules, the same nearest over-zoom mapping), so an operation over a
+//! tile's halo equals the operation over the stitched mosaic: tiles are seamless by
+//! construction. Columns wrap around the antimeridian; rows beyond the poles are nodata.
+//!
+//! - At a stored zoom the halo comes from the at most eight neighbouring tiles, fetched
+//!   with the tile in one coalesced read per COG (a COG group boundary costs one more read).
+//! - Above the max zoom it comes from the at most 2×2 stored tiles the padded window
+//!   over-zooms, again one read per COG.
+//! - Below the min zoom (tiles built from many stored tiles) each neighbour is built like
+//!   `/tiles` builds it, one after the other so that one neighbour's blocks are in memory
+//!   at a time.
+//!
+//! Tiles are decoded one at a time and only their part of the window is kept: nine decoded
+//! 64-band tiles would not fit in an isolate.
+
+use std::collections::BTreeSet;
+
+use tilefn_raster::{Block, TILE_SIZE, TileCoord};
+use tilefn_storage::Bucket;
+
+use crate::convert::BandMask;
+use crate::layer::Layer;
+use crate::read::decode_fetched;
+use crate::{Service, TileError};
+
+const TS: u64 = TILE_SIZE as u64;
+
+/// Where one cell of the padded window comes from: a stored tile's column or row index and
+/// the pixel inside it; `None` beyond a pole.
+type Source = Option<(u32, usize)>;
+
+/// The source of each column (`wrap`: around the antimeridian) or row of the window.
+fn sources(start: i64, side: usize, z: u8, dz: u8, wrap: bool) -> Vec<Source> {
+    let world = (TS << z) as i64;
+    (0..side as i64)
+        .map(|i| {
+            let mut g = start + i;
+            if wrap {
+                g = g.rem_euclid(world);
+            } else if !(0..world).contains(&g) {
+                return None;
+            }
+            let s = (g as u64) >> dz;
+            Some(((s / TS) as u32, (s % TS) as usize))
+        })
+        .collect()
+}
+
+/// Copies the cells of `block` (stored tile `col`, `row`) that the window takes from it.
+fn paste(out: &mut Block, block: &Block, (col, row): (u32, u32), xs: &[Source], ys: &[Source]) {
+    let (n_out, n_in) = (out.width * out.height, block.width * block.height);
+    let bands = out.bands.min(block.bands);
+    let columns: Vec<(usize, usize)> = xs
+        .iter()
+        .enumerate()
+        .filter_map(|(c, s)| s.filter(|(tc, _)| *tc == col).map(|(_, px)| (c, px)))
+        .collect();
+    for (r, source) in ys.iter().enumerate() {
+        let Some((tile_row, py)) = source else {
+            continue;
+        };
+        if *tile_row != row {
+            continue;
+        }
+        for &(c, px) in &columns {
+            let (dst, src) = (r * out.width + c, py * block.width + px);
+            if let (Some(slot), Some(v)) = (out.valid.get_mut(dst), block.valid.get(src)) {
+                *slot = *v;
+            }
+            for b in 0..bands {
+                if let (Some(slot), Some(v)) = (
+                    out.values.get_mut(b * n_out + dst),
+                    block.values.get(b * n_in + src),
+                ) {
+                    *slot = *v;
+                }
+            }
+        }
+    }
+}
+
+impl<B: Bucket> Service<B> {
+    /// Tile `t` of `layer` with `halo` cells around it: a `(256 + 2·halo)²` block of the
+    /// bands in `bands`; `None` when no cell of it is valid. `halo` 0 is the tile itself.
+    pub(crate) async fn read_with_halo(
+        &self,
+        layer: &Layer,
+        t: TileCoord,
+        bands: BandMask,
+        halo: u32,
+    ) -> Result<Option<Block>, TileError> {
+        if halo == 0 {
+            return match layer.covers(t) {
+                true => self.read_tile(layer, t, bands).await,
+                false => Ok(None),
+            };
+        }
+        let (lo, hi) = layer.stored_zooms();
+        if t.z < lo {
+            return self.halo_from_built_tiles(layer, t, bands, halo).await;
+        }
+        self.halo_from_stored(layer, t, t.z.min(hi), bands, halo)
+            .await
+    }
+
+    /// The padded window of `t` from the stored tiles of zoom `stored` (≤ `t.z`).
+    async fn halo_from_stored(
+        &self,
+        layer: &Layer,
+        t: TileCoord,
+        stored: u8,
+        bands: BandMask,
+        halo: u32,
+    ) -> Result<Option<Block>, TileError> {
+        let side = TS as usize + 2 * halo as usize;
+        let dz = t.z - stored;
+        let xs = sources(
+            i64::from(t.x) * TS as i64 - i64::from(halo),
+            side,
+            t.z,
+            dz,
+            true,
+        );
+        let ys = sources(
+            i64::from(t.y) * TS as i64 - i64::from(halo),
+            side,
+            t.z,
+            dz,
+            false,
+        );
+        let cols: BTreeSet<u32> = xs.iter().flatten().map(|(c, _)| *c).collect();
+        let rows: BTreeSet<u32> = ys.iter().flatten().map(|(r, _)| *r).collect();
+        let tiles: Vec<TileCoord> = rows
+            .iter()
+            .flat_map(|r| cols.iter().map(move |c| TileCoord::new(stored, *c, *r)))
+            .filter(|c| layer.covers(*c))
+            .collect();
+        let band_count = bands.count(layer.manifest.band_count);
+        let mut out = Block::empty(side, side, band_count, layer.manifest.dtype, 0.0);
+        let fetched = self.fetch_stored(layer, &tiles).await?;
+        for f in &fetched {
+            if let Some(block) = decode_fetched(layer, f, bands)? {
+                let at = f.located.tile;
+                paste(&mut out, &block, (at.x, at.y), &xs, &ys);
+            }
+        }
+        Ok(out.any_valid().then_some(out))
+    }
+
+    /// The padded window of `t` below the layer's min zoom: each of the nine tiles built as
+    /// `/tiles` builds it.
+    async fn halo_from_built_tiles(
+        &self,
+        layer: &Layer,
+        t: TileCoord,
+        bands: BandMask,
+        halo: u32,
+    ) -> Result<Option<Block>, TileError> {
+        let side = TS as usize + 2 * halo as usize;
+        let xs = sources(
+            i64::from(t.x) * TS as i64 - i64::from(halo),
+            side,
+            t.z,
+            0,
+            true,
+        );
+        let ys = sources(
+            i64::from(t.y) * TS as i64 - i64::from(halo),
+            side,
+            t.z,
+            0,
+            false,
+        );
+        let band_count = bands.count(layer.manifest.band_count);
+        let mut out = Block::empty(side, side, band_count, layer.manifest.dtype, 0.0);
+        let cols: BTreeSet<u32> = xs.iter().flatten().map(|(c, _)| *c).collect();
+        let rows: BTreeSet<u32> = ys.iter().flatten().map(|(r, _)| *r).collect();
+        for row in &rows {
+            for col in &cols {
+                let c = TileCoord::new(t.z, *col, *row);
+                if !layer.covers(c) {
+                    continue;
+                }
+                if let Some(block) = self.read_tile(layer, c, bands).await? {
+                    paste(&mut out, &block, (c.x, c.y), &xs, &ys);
+                }
+            }
+        }
+        Ok(out.any_valid().then_some(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_sources_wrap_in_x_and_stop_at_the_poles() {
+        // Zoom 1, tile (0, 0), halo 2: columns start 2 pixels west of the antimeridian.
+        let xs = sources(-2, 260, 1, 0, true);
+        assert_eq!(xs[0], Some((1, 254)));
+        assert_eq!(xs[2], Some((0, 0)));
+        assert_eq!(xs[259], Some((1, 1)));
+        let ys = sources(-2, 260, 1, 0, false);
+        assert_eq!((ys[0], ys[2]), (None, Some((0, 0))));
+        // Over-zoomed by one level: two window pixels per stored pixel.
+        let over = sources(254, 4, 2, 1, false);
+        assert_eq!(
+            over,
+            [
+                Some((0, 127)),
+                Some((0, 127)),
+                Some((0, 128)),
+                Some((0, 128))
+            ]
+        );
+    }
+}

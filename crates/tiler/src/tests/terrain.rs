@@ -1,0 +1,322 @@
+//! Neighbourhood functions on tiles: seamless by construction (a 3×3 block of tiles, across
+//! a COG boundary, stitched, equals the operation over the stitched source bit for bit),
+//! over-zoomed tiles, reads coalesced per COG, `/pixel`, `?algorithm=`, and the 400s.
+
+use tilefn_algebra::{Bindings, Column, Expr, Reduction, evaluate_grid};
+use tilefn_raster::TileCoord;
+use tilefn_raster::mercator::tile_bounds;
+
+use super::*;
+use crate::neighbourhood::{TerrainQuery, grid};
+use crate::testkit::{SyntheticLayer, float_layer};
+
+const TS: usize = 256;
+
+/// Rolling hills (metres) from the global pixel position, with a nodata pit; the same surface
+/// at every zoom.
+fn hills_pixel(z: u8, gx: u64, gy: u64, _band: usize) -> f64 {
+    let world = 256.0 * f64::from(1u32 << z);
+    let (u, v) = (gx as f64 / world, gy as f64 / world);
+    let tau = std::f64::consts::TAU;
+    let h = 1500.0
+        + 900.0 * (u * 97.0 * tau).sin() * (v * 71.0 * tau).cos()
+        + 300.0 * ((u + v) * 331.0 * tau).sin();
+    // A nodata pit near the middle of z5 tile (20, 12), to test edges next to nodata.
+    let pit = (u - 20.3 / 32.0).powi(2) + (v - 12.6 / 32.0).powi(2) < (6.0 / 8192.0f64).powi(2);
+    if pit { -9999.0 } else { h }
+}
+
+/// The hills over z5 tiles x 18..=22, y 11..=14: two z3 anchors (x 16..19 and 20..23),
+/// so the layer is stored in two COGs split between x 19 and 20.
+fn hills_layer() -> SyntheticLayer {
+    let a = tile_bounds(TileCoord::new(5, 18, 11));
+    let b = tile_bounds(TileCoord::new(5, 22, 14));
+    SyntheticLayer {
+        bounds: tilefn_raster::Bounds::new(
+            a.min_x + 10.0,
+            b.min_y + 10.0,
+            b.max_x - 10.0,
+            a.max_y - 10.0,
+        ),
+        pixel: hills_pixel,
+        ..float_layer("dem")
+    }
+}
+
+/// One bound variable over a source grid.
+struct Source {
+    values: Vec<f64>,
+    valid: Vec<bool>,
+}
+
+impl Bindings for Source {
+    fn column(&self, _: &str) -> Option<Column<'_>> {
+        Some(Column {
+            values: &self.values,
+            valid: &self.valid,
+            nodata: Some(-9999.0),
+        })
+    }
+    fn reduction(&self, _: &Reduction) -> Option<f64> {
+        None
+    }
+}
+
+/// The stored values of the `(2k+1)²` tiles around `centre`, stitched into one grid.
+fn stitched_source(layer: &SyntheticLayer, centre: TileCoord, k: u32) -> Source {
+    let side = (2 * k as usize + 1) * TS;
+    let mut src = Source {
+        values: vec![0.0; side * side],
+        valid: vec![false; side * side],
+    };
+    for dy in 0..=2 * k {
+        for dx in 0..=2 * k {
+            let t = TileCoord::new(centre.z, centre.x + dx - k, centre.y + dy - k);
+            let block = layer.block(t);
+            for row in 0..TS {
+                for col in 0..TS {
+                    let dst = (dy as usize * TS + row) * side + dx as usize * TS + col;
+                    src.values[dst] = block.values[row * TS + col];
+                    src.valid[dst] = block.valid[row * TS + col];
+                }
+            }
+        }
+    }
+    src
+}
+
+/// `/algebra` float32 tiles of `formula` over the 3×3 block around `centre`, stitched.
+async fn stitched_tiles(
+    svc: &Svc,
+    formula: &str,
+    centre: TileCoord,
+    extra: &str,
+) -> Result<(Vec<f64>, Vec<bool>), BoxError> {
+    let side = 3 * TS;
+    let (mut values, mut valid) = (vec![f64::NAN; side * side], vec![false; side * side]);
+    for dy in 0..3u32 {
+        for dx in 0..3u32 {
+            let t = TileCoord::new(centre.z, centre.x + dx - 1, centre.y + dy - 1);
+            let url = format!("/algebra/{t}.tif?layers=a=dem&formula={formula}{extra}");
+            let r = svc.handle(&get(&url)).await;
+            if r.status == 204 {
+                continue;
+            }
+            assert_eq!(r.status, 200, "{url}: {}", error_message(&r));
+            let (_, _, tile, _) = decode_geotiff(&r.body)?;
+            for row in 0..TS {
+                for col in 0..TS {
+                    let v = tile[row * TS + col];
+                    let dst = (dy as usize * TS + row) * side + dx as usize * TS + col;
+                    values[dst] = v;
+                    valid[dst] = !v.is_nan();
+                }
+            }
+        }
+    }
+    Ok((values, valid))
+}
+
+/// Tiles of each formula around `centre` equal the formula over the stitched source.
+async fn assert_seamless(
+    svc: &Svc,
+    layer: &SyntheticLayer,
+    centre: TileCoord,
+    extra: &str,
+) -> TestResult {
+    let formulas = [
+        "hillshade(a)",
+        "slope(a)",
+        "aspect(a)",
+        "focal_mean(a, circle(3))",
+        "focal_median(a, 5)",
+        "slope(focal_mean(a, 5)) %2B focal_max(a, wedge(4, 30, 200))",
+    ];
+    // 5×5 tiles of source: every cell of the 3×3 block has its whole halo inside.
+    let source = stitched_source(layer, centre, 2);
+    let terrain = TerrainQuery::default();
+    let reference_grid = grid(centre, 2 * TS as u32, &terrain);
+    for formula in formulas {
+        let expr = Expr::parse(&formula.replace("%2B", "+"))?;
+        let want = evaluate_grid(&expr, &reference_grid, &source)?;
+        let (got, got_valid) = stitched_tiles(svc, formula, centre, extra).await?;
+        let (side, big) = (3 * TS, 5 * TS);
+        let mut compared = 0;
+        for row in 0..side {
+            for col in 0..side {
+                let w = (row + TS) * big + col + TS;
+                let g = row * side + col;
+                let want_valid = want.valid[w];
+                assert_eq!(
+                    got_valid[g], want_valid,
+                    "{formula}: validity at ({col}, {row})"
+                );
+                if want_valid {
+                    let expected = f64::from(want.values[w] as f32);
+                    assert_eq!(
+                        got[g].to_bits(),
+                        expected.to_bits(),
+                        "{formula} at ({col}, {row})"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert!(
+            compared > side * side / 2,
+            "{formula}: only {compared} valid cells"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn tiles_are_seamless_across_tiles_and_cog_boundaries() -> TestResult {
+    let layer = hills_layer();
+    let (svc, _) = setup(std::slice::from_ref(&layer)).await?;
+    // Centre x 20: the block spans x 19..21, across the COG boundary between 19 and 20, and
+    // tile (20, 12) holds the nodata pit.
+    assert_seamless(&svc, &layer, TileCoord::new(5, 20, 12), "").await
+}
+
+#[tokio::test]
+async fn a_tile_and_its_halo_are_read_row_by_row_per_cog() -> TestResult {
+    let layer = hills_layer();
+    let (svc, _) = setup(std::slice::from_ref(&layer)).await?;
+    // Warm the manifest and both COG headers.
+    for t in ["5/18/12", "5/21/12"] {
+        let r = svc
+            .handle(&get(&format!("/algebra/{t}.tif?layers=a=dem&formula=a")))
+            .await;
+        assert_eq!(r.status, 200, "{}", error_message(&r));
+    }
+    svc.bucket().reset();
+    let r = svc
+        .handle(&get("/algebra/5/18/12.tif?layers=a=dem&formula=slope(a)"))
+        .await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    // A COG stores a level row by row: the halo's three tile rows are three ranges (the
+    // tiles between them are more than the 64 KiB coalescing gap), one read each.
+    assert_eq!(
+        svc.bucket().tally().reads,
+        3,
+        "one COG: one read per tile row"
+    );
+    svc.bucket().reset();
+    let r = svc
+        .handle(&get("/algebra/5/19/12.tif?layers=a=dem&formula=slope(a)"))
+        .await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    // Across the COG boundary: at most one read per tile row of each COG (rows whose
+    // gap is small merge: here 5 of 6).
+    let reads = svc.bucket().tally().reads;
+    assert!(
+        (4..=6).contains(&reads),
+        "{reads} reads across the COG boundary"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn over_zoomed_tiles_are_seamless_too() -> TestResult {
+    let layer = hills_layer();
+    let (svc, _) = setup(std::slice::from_ref(&layer)).await?;
+    // Zoom 7 tiles are over-zoomed from zoom 5; compare with the over-zoomed source.
+    let centre = TileCoord::new(7, 81, 50);
+    let over = SyntheticLayer {
+        max_zoom: 7,
+        pixel: |z, gx, gy, b| hills_pixel(5, gx >> (z - 5), gy >> (z - 5), b),
+        ..hills_layer()
+    };
+    assert_seamless(&svc, &over, centre, "").await
+}
+
+#[tokio::test]
+async fn pixel_and_algorithm_answer_the_same_values() -> TestResult {
+    let layer = hills_layer();
+    let (svc, _) = setup(std::slice::from_ref(&layer)).await?;
+    let t = TileCoord::new(5, 20, 12);
+    let tile = svc
+        .handle(&get(&format!(
+            "/algebra/{t}.tif?layers=a=dem&formula=slope(a)"
+        )))
+        .await;
+    assert_eq!(tile.status, 200, "{}", error_message(&tile));
+    let (_, _, values, _) = decode_geotiff(&tile.body)?;
+    // `algorithm=slope` on /tiles is the same formula.
+    let alg = svc
+        .handle(&get(&format!("/tiles/dem/{t}.tif?algorithm=slope")))
+        .await;
+    assert_eq!(alg.status, 200, "{}", error_message(&alg));
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert!(
+        bits(&decode_geotiff(&alg.body)?.2) == bits(&values),
+        "algorithm=slope differs"
+    );
+    // `/pixel` at the centre of the tile's first pixel (its halo reaches into tile x 19).
+    let b = tile_bounds(t);
+    let res = b.width() / 256.0;
+    let url = format!(
+        "/pixel/{}/{}?layers=a=dem&formula=slope(a)",
+        b.min_x + res / 2.0,
+        b.max_y - res / 2.0
+    );
+    let r = svc.handle(&get(&url)).await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    let v: serde_json::Value = serde_json::from_slice(&r.body)?;
+    let got = v["value"].as_f64().ok_or("no value")?;
+    assert_eq!(got as f32, values[0] as f32);
+    // A styled hillshade PNG by default.
+    let png = svc
+        .handle(&get(&format!("/tiles/dem/{t}.png?algorithm=hillshade")))
+        .await;
+    assert_eq!(png.status, 200, "{}", error_message(&png));
+    assert_eq!(png.header("content-type"), Some("image/png"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn costs_and_parameters_are_400s_before_any_read() -> TestResult {
+    let layer = hills_layer();
+    let (svc, _) = setup(std::slice::from_ref(&layer)).await?;
+    svc.bucket().reset();
+    let cases = [
+        (
+            "/algebra/5/20/12.png?layers=a=dem&formula=focal_median(a,33)",
+            "neighbourhood work limit",
+        ),
+        (
+            "/algebra/5/20/12.png?layers=a=dem&formula=focal_mean(a,circle(17))",
+            "radius limit",
+        ),
+        (
+            "/algebra/5/20/12.png?layers=a=dem&formula=slope(a)&method=sobel",
+            "method",
+        ),
+        (
+            "/algebra/5/20/12.png?layers=a=dem&formula=slope(a)&z_factor=-1",
+            "z_factor",
+        ),
+        ("/tiles/dem/5/20/12.png?algorithm=relief", "algorithm"),
+        (
+            "/tiles/dem/5/20/12.png?algorithm=hillshade&altitude=100",
+            "altitude",
+        ),
+        (
+            "/algebra/5/20/12.png?layers=a=dem&formula=a-max(focal_median(a,25))",
+            "neighbourhood work limit",
+        ),
+    ];
+    for (url, wanted) in cases {
+        let r = svc.handle(&get(url)).await;
+        assert_eq!(r.status, 400, "{url}");
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        assert!(body.contains(wanted), "{url}: {body}");
+    }
+    assert_eq!(
+        svc.bucket().tally().reads + svc.bucket().tally().gets,
+        0,
+        "nothing read"
+    );
+    Ok(())
+}
