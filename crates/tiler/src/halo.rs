@@ -14,10 +14,14 @@
 //!   `/tiles` builds it, one after the other so that one neighbour's blocks are in memory
 //!   at a time.
 //!
+//! A neighbour read at the tile's own zoom leaves its rim in a per-`Service` cache
+//! (`rim.rs`): the next tile that needs it reads nothing.
+//!
 //! Tiles are decoded one at a time and only their part of the window is kept: nine decoded
 //! 64-band tiles would not fit in an isolate.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use tilefn_raster::{Block, TILE_SIZE, TileCoord};
 use tilefn_storage::Bucket;
@@ -25,6 +29,7 @@ use tilefn_storage::Bucket;
 use crate::convert::BandMask;
 use crate::layer::Layer;
 use crate::read::decode_fetched;
+use crate::rim::{Cells, Rim, rim_key};
 use crate::{Service, TileError};
 
 const TS: u64 = TILE_SIZE as u64;
@@ -50,33 +55,37 @@ fn sources(start: i64, side: usize, z: u8, dz: u8, wrap: bool) -> Vec<Source> {
         .collect()
 }
 
-/// Copies the cells of `block` (stored tile `col`, `row`) that the window takes from it.
-fn paste(out: &mut Block, block: &Block, (col, row): (u32, u32), xs: &[Source], ys: &[Source]) {
-    let (n_out, n_in) = (out.width * out.height, block.width * block.height);
-    let bands = out.bands.min(block.bands);
+/// Copies the cells of `source` (stored tile `col`, `row`) that the window takes from it.
+fn paste(
+    out: &mut Block,
+    source: &dyn Cells,
+    (col, row): (u32, u32),
+    xs: &[Source],
+    ys: &[Source],
+) {
+    let n_out = out.width * out.height;
+    let bands = out.bands.min(source.bands());
     let columns: Vec<(usize, usize)> = xs
         .iter()
         .enumerate()
         .filter_map(|(c, s)| s.filter(|(tc, _)| *tc == col).map(|(_, px)| (c, px)))
         .collect();
-    for (r, source) in ys.iter().enumerate() {
-        let Some((tile_row, py)) = source else {
-            continue;
-        };
+    for (r, from) in ys.iter().enumerate() {
+        let Some((tile_row, py)) = from else { continue };
         if *tile_row != row {
             continue;
         }
         for &(c, px) in &columns {
-            let (dst, src) = (r * out.width + c, py * block.width + px);
-            if let (Some(slot), Some(v)) = (out.valid.get_mut(dst), block.valid.get(src)) {
-                *slot = *v;
+            let dst = r * out.width + c;
+            if let (Some(slot), Some(v)) = (out.valid.get_mut(dst), source.valid(*py, px)) {
+                *slot = v;
             }
             for b in 0..bands {
                 if let (Some(slot), Some(v)) = (
                     out.values.get_mut(b * n_out + dst),
-                    block.values.get(b * n_in + src),
+                    source.value(b, *py, px),
                 ) {
-                    *slot = *v;
+                    *slot = v;
                 }
             }
         }
@@ -141,11 +150,34 @@ impl<B: Bucket> Service<B> {
             .collect();
         let band_count = bands.count(layer.manifest.band_count);
         let mut out = Block::empty(side, side, band_count, layer.manifest.dtype, 0.0);
-        let fetched = self.fetch_stored(layer, &tiles).await?;
+        // At the tile's own zoom the neighbours give only their rims: cached ones are pasted
+        // without a read, the others are read (with the tile) and their rims kept.
+        let rims = dz == 0;
+        let mut to_read = Vec::with_capacity(tiles.len());
+        for c in tiles {
+            let cached = match rims && c != t {
+                true => self
+                    .rims
+                    .get(&rim_key(layer, c, bands, halo), 0.0, f64::INFINITY),
+                false => None,
+            };
+            match cached {
+                Some(rim) => paste(&mut out, rim.as_ref(), (c.x, c.y), &xs, &ys),
+                None => to_read.push(c),
+            }
+        }
+        let fetched = self.fetch_stored(layer, &to_read).await?;
         for f in &fetched {
-            if let Some(block) = decode_fetched(layer, f, bands)? {
-                let at = f.located.tile;
-                paste(&mut out, &block, (at.x, at.y), &xs, &ys);
+            let at = f.located.tile;
+            let Some(block) = decode_fetched(layer, f, bands)? else {
+                continue;
+            };
+            paste(&mut out, &block, (at.x, at.y), &xs, &ys);
+            if rims {
+                let rim = Rim::of(&block, halo as usize);
+                let size = rim.size();
+                self.rims
+                    .put(rim_key(layer, at, bands, halo), Arc::new(rim), size, 0.0);
             }
         }
         Ok(out.any_valid().then_some(out))

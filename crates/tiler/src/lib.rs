@@ -15,6 +15,7 @@
 //! - `halo`: a tile with cells of its neighbours around it, for neighbourhood functions.
 //! - `neighbourhood`: terrain parameters, padded grids, cost limits and the evaluation of a
 //!   formula on one tile ([`Service`]'s `formula_tile`).
+//! - `rim`: the cached outer cells of decoded tiles, which later halos read instead of the tile.
 //! - `overview`: whole-layer reductions and default stretches of formulas.
 //! - `zonal`: `/statistics`: polygons to tiles at a chosen zoom, value summaries per band.
 //! - `error`: [`TileError`] and the one error → status table.
@@ -34,6 +35,7 @@ mod overview;
 mod paint;
 mod query;
 mod read;
+mod rim;
 mod route;
 mod service;
 mod zonal;

@@ -13,6 +13,7 @@ use crate::convert::BandMask;
 use crate::etag;
 use crate::layer::{Layer, Legend};
 use crate::paint::{self, Painter};
+use crate::rim::Rim;
 use crate::route::{self, Route, TileRequest};
 use crate::{Config, Request, Response, TileError};
 
@@ -22,6 +23,9 @@ const MANIFEST_CACHE_BYTES: usize = 40 << 20;
 const LEGEND_CACHE_BYTES: usize = 4 << 20;
 /// Budget of the whole-layer reduction cache.
 const REDUCTION_CACHE_BYTES: usize = 1 << 20;
+/// Tile rims for halos: ~900 single-band tiles' rims of width 1 (a map view is ~30 tiles),
+/// or 22 rims of width 16 of a 4-band layer; small beside a 128 MB isolate.
+const RIM_CACHE_BYTES: usize = 8 << 20;
 /// `max-age` of version-pinned tiles: they never change.
 const IMMUTABLE_MAX_AGE: u32 = 31_536_000;
 
@@ -36,6 +40,8 @@ pub struct Service<B: Bucket> {
     /// Whole-layer reductions (`min(x)`, `mean(a - b)`, default stretches of formulas), keyed
     /// by the canonical reduction and the bound layers' versions, so they never go stale.
     pub(crate) reductions: ByteLru<String, f64>,
+    /// Rims of decoded tiles, for the halos of neighbourhood functions (`rim.rs`).
+    pub(crate) rims: ByteLru<String, Rim>,
 }
 
 impl<B: Bucket> fmt::Debug for Service<B> {
@@ -115,6 +121,7 @@ impl<B: Bucket> Service<B> {
             legends: ByteLru::new(LEGEND_CACHE_BYTES),
             headers,
             reductions: ByteLru::new(REDUCTION_CACHE_BYTES),
+            rims: ByteLru::new(RIM_CACHE_BYTES),
         }
     }
 

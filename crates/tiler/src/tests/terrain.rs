@@ -180,39 +180,40 @@ async fn tiles_are_seamless_across_tiles_and_cog_boundaries() -> TestResult {
 }
 
 #[tokio::test]
-async fn a_tile_and_its_halo_are_read_row_by_row_per_cog() -> TestResult {
+async fn a_halo_is_read_with_the_tile_and_neighbours_rims_are_reused() -> TestResult {
     let layer = hills_layer();
     let (svc, _) = setup(std::slice::from_ref(&layer)).await?;
-    // Warm the manifest and both COG headers.
-    for t in ["5/18/12", "5/21/12"] {
-        let r = svc
-            .handle(&get(&format!("/algebra/{t}.tif?layers=a=dem&formula=a")))
-            .await;
+    let tif = |t: &str, f: &str| get(&format!("/algebra/{t}.tif?layers=a=dem&formula={f}"));
+    // Warm the manifest and both COG headers with halo-free tiles.
+    for t in ["5/18/13", "5/21/13"] {
+        let r = svc.handle(&tif(t, "a")).await;
         assert_eq!(r.status, 200, "{}", error_message(&r));
     }
     svc.bucket().reset();
-    let r = svc
-        .handle(&get("/algebra/5/18/12.tif?layers=a=dem&formula=slope(a)"))
-        .await;
+    let r = svc.handle(&tif("5/19/12", "slope(a)")).await;
     assert_eq!(r.status, 200, "{}", error_message(&r));
-    // A COG stores a level row by row: the halo's three tile rows are three ranges (the
-    // tiles between them are more than the 64 KiB coalescing gap), one read each.
-    assert_eq!(
-        svc.bucket().tally().reads,
-        3,
-        "one COG: one read per tile row"
-    );
-    svc.bucket().reset();
-    let r = svc
-        .handle(&get("/algebra/5/19/12.tif?layers=a=dem&formula=slope(a)"))
-        .await;
-    assert_eq!(r.status, 200, "{}", error_message(&r));
-    // Across the COG boundary: at most one read per tile row of each COG (rows whose
-    // gap is small merge: here 5 of 6).
+    // Across the COG boundary: at most one read per tile row of each COG (a COG stores a
+    // level row by row; rows closer than the 64 KiB coalescing gap merge).
     let reads = svc.bucket().tally().reads;
     assert!(
-        (4..=6).contains(&reads),
-        "{reads} reads across the COG boundary"
+        (2..=6).contains(&reads),
+        "{reads} reads for a tile and its halo"
+    );
+    // The east neighbour's halo: tiles 19 and 20 of rows 11..=13 left their rims, so only
+    // tile (20, 12) itself and the column x = 21 are read, all in the second COG.
+    svc.bucket().reset();
+    let r = svc.handle(&tif("5/20/12", "slope(a)")).await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    let reads = svc.bucket().tally().reads;
+    assert!((1..=3).contains(&reads), "{reads} reads with cached rims");
+    // Its own tile once more: the rims and nothing else are cached, so one read.
+    svc.bucket().reset();
+    let r = svc.handle(&tif("5/20/12", "hillshade(a)")).await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    assert_eq!(
+        svc.bucket().tally().reads,
+        1,
+        "every neighbour's rim is cached"
     );
     Ok(())
 }
