@@ -138,7 +138,7 @@ mod tests {
         for i in 0..TS * TS {
             block.values[i] = i as f64;
             block.values[TS * TS + i] = -(i as f64);
-            block.valid[i] = i % 3 != 0;
+            block.valid[i] = !i.is_multiple_of(3);
         }
         let rim = Rim::of(&block, 2);
         assert_eq!(rim.valid.len(), rim_cells(2));
@@ -153,7 +153,7 @@ mod tests {
             (200, 255),
         ] {
             let i = row * TS + col;
-            assert_eq!(rim.valid(row, col), Some(i % 3 != 0), "({row}, {col})");
+            assert_eq!(rim.valid(row, col), Some(!i.is_multiple_of(3)), "({row}, {col})");
             assert_eq!(rim.value(0, row, col), Some(i as f64), "({row}, {col})");
             assert_eq!(rim.value(1, row, col), Some(-(i as f64)), "({row}, {col})");
         }
