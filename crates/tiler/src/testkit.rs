@@ -59,6 +59,8 @@ pub struct SyntheticLayer {
     /// Also write the pinned copy `layers/<id>/v/<version>/manifest.json`.
     pub pinned_copy: bool,
     pub legend: Option<serde_json::Value>,
+    /// The bands' unit in the manifest (`m`, `ft`).
+    pub unit: Option<String>,
 }
 
 /// A box inside tile z3 (4, 3), 30 %..80 % across and 20 %..70 % down: at zoom 5 it touches
@@ -94,6 +96,7 @@ pub fn float_layer(id: &str) -> SyntheticLayer {
         external: false,
         pinned_copy: true,
         legend: None,
+        unit: None,
     }
 }
 
@@ -437,6 +440,7 @@ impl SyntheticLayer {
             index: band,
             dtype: self.dtype,
             nodata: self.nodata,
+            unit: self.unit.clone(),
             stats: (count > 0).then(|| BandStats {
                 count,
                 min: lo,

@@ -321,3 +321,31 @@ async fn costs_and_parameters_are_400s_before_any_read() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn elevations_in_feet_are_converted_by_the_manifest_unit() -> TestResult {
+    let layer = SyntheticLayer {
+        unit: Some("ft".to_owned()),
+        ..hills_layer()
+    };
+    let (svc, _) = setup(std::slice::from_ref(&layer)).await?;
+    let slope = |extra: &str| {
+        get(&format!(
+            "/algebra/5/20/12.tif?layers=a=dem&formula=slope(a){extra}"
+        ))
+    };
+    let mut tiles = Vec::new();
+    for extra in ["", "&z_factor=0.3048", "&z_factor=1"] {
+        let r = svc.handle(&slope(extra)).await;
+        assert_eq!(r.status, 200, "{}", error_message(&r));
+        let bits: Vec<u64> = decode_geotiff(&r.body)?
+            .2
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        tiles.push(bits);
+    }
+    assert!(tiles[0] == tiles[1], "the unit gives z_factor 0.3048");
+    assert!(tiles[0] != tiles[2], "z_factor= overrides the unit");
+    Ok(())
+}
