@@ -20,7 +20,7 @@ use tilefn_storage::Bucket;
 use crate::convert::BandMask;
 use crate::etag;
 use crate::layer::{Layer, Legend};
-use crate::neighbourhood::check_cost;
+use crate::neighbourhood::{check_cost, padded_cells};
 use crate::overview::MAX_OVERVIEW_TILES;
 use crate::paint::{self, band, band_context, render_error};
 use crate::query::{AlgebraQuery, Binding, Mode, PixelRequest};
@@ -160,12 +160,23 @@ impl<B: Bucket> Service<B> {
         let fetched = try_join_all(ids.iter().map(|id| self.layer(id, None, now_ms))).await?;
         let layers: Layers = ids.iter().map(|id| (*id).to_owned()).zip(fetched).collect();
         let decoded: usize = layers.values().map(|l| l.manifest.band_count).sum();
-        if decoded > MAX_DECODED_BANDS {
+        // A halo makes every band's block larger: the same memory allows fewer bands.
+        let halo = match &q.mode {
+            Mode::Formula(expr) => expr.halo(),
+            Mode::Rgb => 0,
+        };
+        let budget = (MAX_DECODED_BANDS * TS * TS) as u64;
+        let allowed = budget / padded_cells(halo);
+        if decoded as u64 > allowed {
+            let with_halo = match halo {
+                0 => String::new(),
+                h => format!(" with a halo of {h} cells"),
+            };
             return Err(TileError::bad(
                 "layers",
                 format!(
-                    "the bound layers hold {decoded} bands in all; at most {MAX_DECODED_BANDS} \
-                     can be read per request (decoded bands limit)"
+                    "the bound layers hold {decoded} bands in all; at most {allowed} \
+                     can be read per request{with_halo} (decoded bands limit)"
                 ),
             ));
         }
