@@ -3,7 +3,8 @@
 //! Neighbourhood functions over a tile and its halo: 258×258 (a 3×3 window's halo of 1)
 //! and 288×288 (the radius limit's halo of 16), each with `focal_mean(a, 3)`,
 //! `focal_mean(a, square(16))`, `focal_median(a, 5)` and `focal_max(a, circle(8))`.
-//! `cargo bench -p tilefn-algebra --bench eval -- focal` runs only those.
+//! `cargo bench -p tilefn-algebra --bench eval -- focal` runs only those; on shared cores
+//! `cargo run --release -p tilefn-algebra --example focal_cpu` measures CPU time instead.
 // A bench whose formula fails to parse must stop loudly.
 #![allow(clippy::panic)]
 

@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use crate::neighborhood::{FocalStat, Shape};
+use crate::neighborhood::Shape;
 
 /// Cells `dx0 .. dx0 + len` (east of the focus) of row `dy` (south of the focus).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,22 +56,22 @@ pub(super) fn span(
     (first < end).then(|| r * width + first..r * width + end)
 }
 
-/// `stat` at every cell from the window of its usable neighbours: the statistic of
-/// [`super::summarise`] over the cells of `runs` where `usable` (valid and not NaN).
-pub(super) fn per_cell(
-    stat: FocalStat,
+/// At every cell, `summary` of the window of its usable (valid, not NaN) neighbours, each
+/// as `item(value)`, gathered run by run; `None` from `summary` is an invalid cell.
+pub(super) fn per_cell<T>(
     runs: &[Run],
     values: &[f64],
     usable: &[bool],
-    width: usize,
-    height: usize,
+    (width, height): (usize, usize),
+    item: impl Fn(f64) -> T,
+    mut summary: impl FnMut(&mut [T]) -> Option<f64>,
 ) -> (Vec<f64>, Vec<bool>) {
     let cells = width * height;
     let mut out_values = vec![f64::NAN; cells];
     let mut out_valid = vec![false; cells];
     let capacity = runs.iter().map(|r| r.len).sum();
     // One window reused for every cell: no allocation per cell.
-    let mut window: Vec<f64> = Vec::with_capacity(capacity);
+    let mut window: Vec<T> = Vec::with_capacity(capacity);
     let cells_out = out_values.iter_mut().zip(out_valid.iter_mut());
     for (i, (slot, ok)) in cells_out.enumerate() {
         let (row, col) = (i / width, i % width);
@@ -83,9 +83,10 @@ pub(super) fn per_cell(
             let (Some(vs), Some(us)) = (values.get(range.clone()), usable.get(range)) else {
                 continue;
             };
-            window.extend(vs.iter().zip(us).filter(|(_, u)| **u).map(|(v, _)| *v));
+            let usable_cells = vs.iter().zip(us).filter(|(_, u)| **u);
+            window.extend(usable_cells.map(|(v, _)| item(*v)));
         }
-        if let Some(v) = super::summarise(stat, &mut window) {
+        if let Some(v) = summary(&mut window) {
             *slot = v;
             *ok = !v.is_nan();
         }

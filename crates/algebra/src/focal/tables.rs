@@ -15,8 +15,8 @@
 //! last bits, as numpy's pairwise sums do; there is no subtraction (a running window's
 //! `+ new - old` drifts, and turns `inf - inf` into NaN).
 //!
-//! Measured (`cargo bench -p tilefn-algebra --bench eval -- focal`, 2 shared cores,
-//! before → after): see the table at the end of `super`'s documentation.
+//! Measured: `focal_mean(a, square(16))` on 258×258 went from 171 to 1.69 CPU ms,
+//! `focal_max(a, circle(8))` from 30.5 to 1.14 (the table in `super`'s documentation).
 
 use super::runs::Run;
 use crate::neighborhood::FocalStat;
