@@ -256,7 +256,9 @@ impl<B: Bucket> Service<B> {
             ..q.terrain
         };
         let grid = grid(t, halo, &terrain);
-        let columns = Columns::new(q, layers, &blocks, reductions, grid.cells());
+        // A tile and at most a 64-cell halo: (256 + 128)² cells, far from overflowing.
+        let cells = grid.width * grid.height;
+        let columns = Columns::new(q, layers, &blocks, reductions, cells);
         let out = evaluate_grid(expr, &grid, &columns).map_err(eval_error)?;
         Ok(Some(crop(out, grid.width, halo as usize)))
     }
