@@ -5,8 +5,9 @@
 //! `gdaldem ... -compute_edges` on it and comparing with the stitched function tiles.
 //!
 //! With `pixel_size=mercator` (gdaldem's view of an EPSG:3857 file) slope and aspect agree to
-//! 1e-4 degrees and hillshade's bytes match; the default, ground pixel sizes, agrees with
-//! gdaldem given `-s cos(latitude)` row by row.
+//! 1e-4 degrees (aspect where the slope is at least 0.01°) and hillshade's bytes match in
+//! 99.9% of cells and within 1 everywhere; the default, ground pixel sizes, agrees to 2e-4°
+//! with gdaldem given `-s cos(latitude)` row by row.
 //!
 //! Needs the venv (`scripts/python-env.sh`) and Debian's `gdal-bin`
 //! (`scripts/install-tools.sh`); without them the test is skipped with a notice, except
@@ -130,6 +131,15 @@ fn terrain_tiles_equal_gdaldem_on_the_stitched_mosaic() -> TestResult {
                 "hillshade" | "hillshade-z3" => {
                     max <= 1.0 && r["equal_share"].as_f64().unwrap_or(0.0) >= 0.999
                 }
+                // Flat cells (slope under 0.01°) have no meaningful direction: GDAL's
+                // float32 sums and our f64 ones disagree on a handful (7 of 107,447 seen).
+                "aspect" => {
+                    let flat = r["flat_validity_mismatches"].as_u64().unwrap_or(u64::MAX);
+                    max <= 1e-4 && flat * 10_000 <= compared
+                }
+                // Ground pixels are smaller, gradients larger: GDAL's float32 rounding grows
+                // with them (1.3e-4° seen at most).
+                "slope-ground" => max <= 2e-4,
                 _ => max <= 1e-4,
             };
         if !ok {
