@@ -135,7 +135,15 @@ fn terrain_tiles_equal_gdaldem_on_the_stitched_mosaic() -> TestResult {
                 // float32 sums and our f64 ones disagree on a handful (7 of 107,447 seen).
                 "aspect" => {
                     let flat = r["flat_validity_mismatches"].as_u64().unwrap_or(u64::MAX);
-                    max <= 1e-4 && flat * 10_000 <= compared
+                    let by_slope =
+                        |b: &str| r["max_diff_by_slope"][b].as_f64().unwrap_or(f64::INFINITY);
+                    // The direction of a small gradient carries GDAL's float32 rounding
+                    // divided by the gradient: seen 0.047° at 0.1°, 5.5e-3° at 1°, 1.1e-3°
+                    // at 5° of slope.
+                    by_slope("0.1") <= 0.1
+                        && by_slope("1.0") <= 0.01
+                        && by_slope("5.0") <= 2e-3
+                        && flat * 10_000 <= compared
                 }
                 // Ground pixels are smaller, gradients larger: GDAL's float32 rounding grows
                 // with them (1.3e-4° seen at most).
