@@ -92,7 +92,7 @@ pub fn decode_export(bytes: &[u8]) -> Result<Decoded, BoxError> {
 
 /// A `bbox=` in EPSG:3857 for global pixels `cols` x `rows` of zoom `z` (edges on pixel
 /// boundaries).
-fn bbox(z: u8, cols: (u64, u64), rows: (u64, u64)) -> String {
+pub fn bbox(z: u8, cols: (u64, u64), rows: (u64, u64)) -> String {
     let res = resolution(z);
     let x = |c: u64| -ORIGIN_SHIFT + c as f64 * res;
     let y = |r: u64| ORIGIN_SHIFT - r as f64 * res;
@@ -230,6 +230,35 @@ async fn masked_integer_layers_export_an_internal_mask() -> TestResult {
     Ok(())
 }
 
+/// Asserts that the PNG export `png` of global pixels `cols` x `rows` of zoom 5 equals the
+/// PNG tiles `tile_url(t)` stitched.
+pub async fn assert_png_stitched(
+    svc: &Svc,
+    png: &[u8],
+    (cols, rows): ((u64, u64), (u64, u64)),
+    tile_url: impl Fn(TileCoord) -> String,
+) -> TestResult {
+    let (w, h, rgba) = decode_png(png)?;
+    let (width, height) = (cols.1 - cols.0, rows.1 - rows.0);
+    assert_eq!((u64::from(w), u64::from(h)), (width, height));
+    let mut tiles = std::collections::HashMap::new();
+    for y in 0..height {
+        for x in 0..width {
+            let (gx, gy) = (cols.0 + x, rows.0 + y);
+            let t = TileCoord::new(5, (gx / 256) as u32, (gy / 256) as u32);
+            if let std::collections::hash_map::Entry::Vacant(slot) = tiles.entry(t) {
+                let tile = svc.handle(&get(&tile_url(t))).await;
+                slot.insert(decode_png(&tile.body)?.2);
+            }
+            let tile = tiles.get(&t).ok_or("tile")?;
+            let s = (((gy % 256) * 256 + gx % 256) * 4) as usize;
+            let d = ((y * width + x) * 4) as usize;
+            assert_eq!(&rgba[d..d + 4], &tile[s..s + 4], "pixel {gx},{gy}");
+        }
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn png_equals_the_stitched_tile_pngs() -> TestResult {
     let (svc, _) = setup(&[float_layer("f")]).await?;
@@ -242,24 +271,10 @@ async fn png_equals_the_stitched_tile_pngs() -> TestResult {
         .await;
     assert_eq!(r.status, 200, "{}", error_message(&r));
     assert_eq!(r.header("content-type"), Some("image/png"));
-    let (w, h, rgba) = decode_png(&r.body)?;
-    assert_eq!((w, h), (20, 20));
-    let mut tiles = std::collections::HashMap::new();
-    for y in 0..20u64 {
-        for x in 0..20u64 {
-            let (gx, gy) = (cols.0 + x, rows.0 + y);
-            let t = TileCoord::new(5, (gx / 256) as u32, (gy / 256) as u32);
-            if let std::collections::hash_map::Entry::Vacant(slot) = tiles.entry(t) {
-                let url = format!("/tiles/f/{t}.png?colormap_name=viridis");
-                let tile = svc.handle(&get(&url)).await;
-                slot.insert(decode_png(&tile.body)?.2);
-            }
-            let tile = tiles.get(&t).ok_or("tile")?;
-            let s = (((gy % 256) * 256 + gx % 256) * 4) as usize;
-            let d = ((y * 20 + x) * 4) as usize;
-            assert_eq!(&rgba[d..d + 4], &tile[s..s + 4], "pixel {gx},{gy}");
-        }
-    }
+    assert_png_stitched(&svc, &r.body, (cols, rows), |t| {
+        format!("/tiles/f/{t}.png?colormap_name=viridis")
+    })
+    .await?;
     let r = svc
         .handle(&get(&format!("/export/f.jpg?{}", bbox(5, cols, rows))))
         .await;
@@ -388,7 +403,7 @@ async fn etags_name_the_pixels_not_the_spelling() -> TestResult {
 }
 
 /// A POST of `body` to `url`.
-fn post(url: &str, body: &str) -> Request {
+pub fn post(url: &str, body: &str) -> Request {
     Request {
         method: "POST".into(),
         body: body.as_bytes().to_vec(),
@@ -397,7 +412,7 @@ fn post(url: &str, body: &str) -> Request {
 }
 
 /// A GeoJSON polygon ring in EPSG:3857 of global pixel corners of zoom 5.
-fn ring(cols: (f64, f64), rows: (f64, f64)) -> String {
+pub fn ring(cols: (f64, f64), rows: (f64, f64)) -> String {
     let res = resolution(5);
     let p = |c: f64, r: f64| format!("[{},{}]", -ORIGIN_SHIFT + c * res, ORIGIN_SHIFT - r * res);
     let (c0, c1, r0, r1) = (cols.0, cols.1, rows.0, rows.1);
