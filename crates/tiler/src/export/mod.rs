@@ -1,5 +1,7 @@
 //! `/export/{layer}.{tif,png,jpg}`: the pixels of a box (or a POSTed polygon's box)
 //! stitched from the XYZ tiles of one zoom (GeoPySpark's `stitch`, TiTiler's `/bbox`).
+//! `/export.{tif,png,jpg}?layers=...&formula=...` (`formula`) does the same with a
+//! formula's result tiles; the canvas, the plan and the reply here serve both.
 //!
 //! Three steps, as everywhere in this crate: plan (`plan`: the query, the pixel window,
 //! the zoom under the size limits; every 400 is raised here, after the manifest and before

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use tilefn_raster::{DataType, TileCoord};
 
-use super::export::{Decoded, assert_png_stitched, bbox, decode_export, post, ring};
+use super::export::{
+    Decoded, HOLED_SQUARE, assert_errors, assert_image_exports, bbox, decode_export, post,
+};
 use super::*;
 use crate::testkit::float_layer;
 
@@ -134,16 +136,7 @@ async fn etags_name_the_formula_not_its_spelling() -> TestResult {
 #[tokio::test]
 async fn a_posted_polygon_masks_the_result_outside_it() -> TestResult {
     let (svc, _) = setup(&[float_layer("f")]).await?;
-    // A square with a square hole, edges 0.3 px off pixel boundaries (no centre ties).
-    let (outer, hole) = (
-        ((4550.3, 4650.3), (3260.3, 3360.3)),
-        ((4580.3, 4620.3), (3300.3, 3340.3)),
-    );
-    let body = format!(
-        r#"{{"type": "Polygon", "coordinates": [{}, {}]}}"#,
-        ring(outer.0, outer.1),
-        ring(hole.0, hole.1)
-    );
+    let body = HOLED_SQUARE.geojson();
     let q = "layers=a=f&formula=slope(a)";
     let r = svc
         .handle(&post(&format!("/export.tif?{q}&crs=3857"), &body))
@@ -153,14 +146,8 @@ async fn a_posted_polygon_masks_the_result_outside_it() -> TestResult {
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let d = decode_export(&r.body)?;
     assert_eq!((d.width, d.height), (100, 100));
-    let inside = |c: f64, r: f64, (cs, rs): ((f64, f64), (f64, f64))| {
-        c > cs.0 && c < cs.1 && r > rs.0 && r < rs.1
-    };
-    let keep = |gx: u64, gy: u64| {
-        let (cx, cy) = (gx as f64 + 0.5, gy as f64 + 0.5);
-        inside(cx, cy, outer) && !inside(cx, cy, hole)
-    };
     let tiles = algebra_tiles(&svc, 5, (4550, 4650), (3260, 3360), q).await?;
+    let keep = |gx, gy| HOLED_SQUARE.keeps(gx, gy);
     let (valued, nan) = assert_stitched(&d, 5, (4550, 3260), &tiles, keep)?;
     assert!(valued > 5000 && nan > 1600, "{valued} kept, {nan} masked");
     Ok(())
@@ -169,25 +156,11 @@ async fn a_posted_polygon_masks_the_result_outside_it() -> TestResult {
 #[tokio::test]
 async fn png_is_painted_as_the_algebra_tiles_are() -> TestResult {
     let (svc, _) = setup(&[float_layer("f")]).await?;
-    let (cols, rows) = ((4600, 4620), (3320, 3340));
     let q = "layers=a=f&formula=slope(a)&colormap_name=viridis";
-    let r = svc
-        .handle(&get(&format!("/export.png?{q}&{}", bbox(5, cols, rows))))
-        .await;
-    assert_eq!(r.status, 200, "{}", error_message(&r));
-    assert_eq!(r.header("content-type"), Some("image/png"));
-    assert_png_stitched(&svc, &r.body, (cols, rows), |t| {
+    assert_image_exports(&svc, "/export", q, ((4600, 4620), (3320, 3340)), |t| {
         format!("/algebra/{t}.png?{q}")
     })
-    .await?;
-    let jpeg = svc
-        .handle(&get(&format!("/export.jpg?{q}&{}", bbox(5, cols, rows))))
-        .await;
-    assert_eq!(
-        (jpeg.status, jpeg.header("content-type")),
-        (200, Some("image/jpeg"))
-    );
-    Ok(())
+    .await
 }
 
 #[tokio::test]
@@ -254,15 +227,7 @@ async fn mistakes_are_400s_before_any_tile_is_read() -> TestResult {
         ),
     ];
     svc.bucket().reset();
-    for (url, status, message) in &cases {
-        let r = svc.handle(&get(url)).await;
-        assert_eq!(r.status, *status, "{url}: {}", error_message(&r));
-        assert!(
-            error_message(&r).contains(message),
-            "{url}: {}",
-            error_message(&r)
-        );
-    }
+    assert_errors(&svc, &cases).await;
     assert_eq!(svc.bucket().tally().reads, 0, "no tile was read");
     let r = svc
         .handle(&get(&format!("/export.tif?layers=a=f&formula=a%2B&{ok}")))
