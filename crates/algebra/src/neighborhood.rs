@@ -152,6 +152,10 @@ impl FocalStat {
         }
     }
 
+    #[expect(
+        dead_code,
+        reason = "the parser's focal functions call it; they are not on this branch yet"
+    )]
     pub(crate) fn from_name(name: &str) -> Option<FocalStat> {
         [
             FocalStat::Mean,
@@ -277,7 +281,10 @@ mod tests {
     #[test]
     fn shapes_print_as_parsed() {
         assert_eq!(Shape::Circle(2.0).to_string(), "circle(2)");
-        assert_eq!(Shape::Wedge(2.5, -10.0, 90.0).to_string(), "wedge(2.5, -10, 90)");
+        assert_eq!(
+            Shape::Wedge(2.5, -10.0, 90.0).to_string(),
+            "wedge(2.5, -10, 90)"
+        );
         assert_eq!(number(1e300), "1e300");
     }
 }
