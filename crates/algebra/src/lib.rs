@@ -30,8 +30,10 @@ mod error;
 mod eval;
 mod kernels;
 mod limits;
+mod neighborhood;
 mod parser;
 mod reduce;
+mod terrain;
 
 use std::collections::BTreeSet;
 
@@ -39,8 +41,10 @@ pub use ast::{BinaryOp, Constant, Expr, Func, Node, ReduceFn, Span, UNARY_PRECED
 pub use error::{EvalError, ParseError};
 pub use eval::{Bindings, Column, Output, evaluate};
 pub use limits::Limits;
+pub use neighborhood::{FocalStat, Grid, MAX_RADIUS, Method, Shape, TerrainOp, TerrainSettings};
 pub use parser::is_valid_variable_name;
 pub use reduce::Reduction;
+pub use terrain::terrain;
 
 impl Expr {
     /// Parses and checks a formula under the default [`Limits`].
