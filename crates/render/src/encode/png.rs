@@ -31,9 +31,9 @@ use crate::error::RenderError;
 
 /// DEFLATE and row-filter settings.
 #[derive(Debug, Clone, Copy)]
-struct Settings {
-    deflate: DeflateCompression,
-    filter: Filter,
+pub(super) struct Settings {
+    pub(super) deflate: DeflateCompression,
+    pub(super) filter: Filter,
 }
 
 /// Palette and grey images: fdeflate. On every tile measured it already beats GDAL's
@@ -146,13 +146,24 @@ fn encode_raw(
     compression: Settings,
 ) -> Result<Vec<u8>, RenderError> {
     let mut out = Vec::with_capacity(data.len() / 4);
-    let mut enc = Encoder::new(&mut out, w, h);
+    write(encoder(&mut out, w, h, color, compression), data)?;
+    Ok(out)
+}
+
+/// An encoder of 8-bit `color` pixels with `compression`; its header is not written yet.
+pub(super) fn encoder<W: std::io::Write>(
+    out: W,
+    w: u32,
+    h: u32,
+    color: ColorType,
+    compression: Settings,
+) -> Encoder<'static, W> {
+    let mut enc = Encoder::new(out, w, h);
     enc.set_color(color);
     enc.set_depth(BitDepth::Eight);
     enc.set_deflate_compression(compression.deflate);
     enc.set_filter(compression.filter);
-    write(enc, data)?;
-    Ok(out)
+    enc
 }
 
 fn encode_indexed(
