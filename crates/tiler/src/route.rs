@@ -6,9 +6,10 @@ use percent_encoding::percent_decode_str;
 use tilefn_catalog::validate_layer_id;
 use tilefn_raster::TileCoord;
 use tilefn_raster::mercator::MAX_ZOOM;
-use tilefn_render::{Enhancement, MAX_ENHANCE_FACTOR};
+use tilefn_render::{DemEncoding, Enhancement, MAX_ENHANCE_FACTOR};
 
 use crate::TileError;
+use crate::dem_encoding::dem_encoding;
 use crate::export::{ExportRequest, export_request};
 use crate::query::{AlgebraQuery, PixelRequest, QueryKind, algebra_query, pixel_point};
 use crate::zonal::{StatsRequest, stats_request};
@@ -108,6 +109,9 @@ pub struct TileRequest {
     pub tile: TileCoord,
     pub format: Format,
     pub style: StyleQuery,
+    /// `encoding=terrarium|mapbox`: band 0's raw values as a MapLibre `raster-dem` PNG
+    /// instead of a styled image (`dem_encoding`).
+    pub encoding: Option<DemEncoding>,
 }
 
 /// The style and version parameters, normalised.
@@ -262,11 +266,13 @@ pub fn parse(path: &str, query: &str) -> Result<Route, TileError> {
         ["tiles", id, z, x, y] => {
             let layer = layer_id(id)?;
             let (tile, format) = tile_and_format(z, x, y)?;
+            let style = style_query(query)?;
             Ok(Route::Tile(TileRequest {
                 layer,
                 tile,
                 format,
-                style: style_query(query)?,
+                encoding: dem_encoding(query, format, &style)?,
+                style,
             }))
         }
         ["algebra", z, x, y] => {
