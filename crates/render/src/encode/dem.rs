@@ -25,7 +25,7 @@
 
 use ::png::{ColorType, DeflateCompression, Filter};
 
-use super::png::{Settings, encoder};
+use super::png::{Settings, dimensions, encoder};
 use crate::error::RenderError;
 
 /// How elevations are packed into RGB: the `encoding` of a MapLibre `raster-dem` source.
@@ -133,8 +133,7 @@ pub fn encode_dem_png(
             valid.len()
         )));
     }
-    let w = u32::try_from(width).map_err(|_| RenderError::Encode("image too wide".into()))?;
-    let h = u32::try_from(height).map_err(|_| RenderError::Encode("image too tall".into()))?;
+    let (w, h) = dimensions(width, height)?;
     let err = |e: ::png::EncodingError| RenderError::Encode(format!("PNG: {e}"));
     let io_err = |e: std::io::Error| RenderError::Encode(format!("PNG: {e}"));
     let nodata = encoding.encode(0.0);

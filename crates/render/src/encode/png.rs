@@ -69,7 +69,7 @@ const SMALL: Settings = Settings {
 /// Encodes `img` as the smallest fitting PNG kind (palette, RGB or RGBA).
 pub fn encode_png(img: &Rgba) -> Result<Vec<u8>, RenderError> {
     check_dims(img)?;
-    let (w, h) = dims(img)?;
+    let (w, h) = dimensions(img.width, img.height)?;
     if let Some((palette, indices)) = palettize(&img.pixels) {
         return encode_indexed(w, h, &palette, &indices, FAST);
     }
@@ -127,14 +127,14 @@ pub(crate) fn encode_palette_png(
             indices.len()
         )));
     }
-    let w = u32::try_from(width).map_err(|_| RenderError::Encode("image too wide".into()))?;
-    let h = u32::try_from(height).map_err(|_| RenderError::Encode("image too tall".into()))?;
+    let (w, h) = dimensions(width, height)?;
     encode_indexed(w, h, palette, indices, TABLE_PALETTE)
 }
 
-fn dims(img: &Rgba) -> Result<(u32, u32), RenderError> {
-    let w = u32::try_from(img.width).map_err(|_| RenderError::Encode("image too wide".into()))?;
-    let h = u32::try_from(img.height).map_err(|_| RenderError::Encode("image too tall".into()))?;
+/// A PNG's width and height (`u32` in its header).
+pub(super) fn dimensions(width: usize, height: usize) -> Result<(u32, u32), RenderError> {
+    let w = u32::try_from(width).map_err(|_| RenderError::Encode("image too wide".into()))?;
+    let h = u32::try_from(height).map_err(|_| RenderError::Encode("image too tall".into()))?;
     Ok((w, h))
 }
 

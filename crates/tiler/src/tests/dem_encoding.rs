@@ -1,12 +1,13 @@
 //! `encoding=terrarium|mapbox`: raster-dem PNGs decode back to the `.tif` tile's values
 //! within the encoding's precision, at stored, over- and under-zoomed tiles; nodata is an
-//! opaque 0 m; 204s and 400s as on `/tiles`; the ETag covers the encoding.
+//! opaque 0 m; 400s before any read; the ETag covers the encoding. (Their 204s are in
+//! `tiles::outside_and_empty_tiles_are_204`.)
 
 use tilefn_raster::TileCoord;
 use tilefn_render::DemEncoding;
 
 use super::*;
-use crate::testkit::{Tally, float_layer, holey_pixel, multiband_layer};
+use crate::testkit::{Tally, float_layer, multiband_layer};
 
 /// The nodata value of the synthetic float layers.
 const NODATA: f64 = -9999.0;
@@ -106,24 +107,6 @@ async fn raster_dem_tiles_decode_to_the_tif_values() -> TestResult {
 async fn a_multiband_layer_gives_band_0() -> TestResult {
     let (svc, _) = setup(&[multiband_layer("m")]).await?;
     check_tile(&svc, "m", TileCoord::new(5, 18, 13), DemEncoding::Mapbox).await?;
-    Ok(())
-}
-
-#[tokio::test]
-async fn outside_and_empty_tiles_are_204() -> TestResult {
-    let mut holey = float_layer("h");
-    holey.pixel = holey_pixel;
-    let (svc, _) = setup(&[float_layer("f"), holey]).await?;
-    for url in [
-        "/tiles/f/5/16/13.png?encoding=terrarium", // west of the data box
-        "/tiles/f/12/0/0.png?encoding=mapbox",
-        "/tiles/h/5/18/13.png?encoding=terrarium", // sparse in its COG
-    ] {
-        let r = svc.handle(&get(url)).await;
-        assert_eq!(r.status, 204, "{url}: {}", error_message(&r));
-        assert!(r.body.is_empty());
-        assert!(r.header("etag").is_some());
-    }
     Ok(())
 }
 
