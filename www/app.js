@@ -6,12 +6,10 @@ import { defaultState, stateFromHash, stateToHash } from "./lib/state.js";
 import { algebraTilePath, layerTilePath, pixelPath, shareSnippets } from "./lib/urls.js";
 import { loadWasm, registerProtocol, serviceFetch, stats, PROTOCOL } from "./lib/browser.js";
 import { checkFormula, renderMirror } from "./lib/formula.js";
-import { legendLookup, renderLegend } from "./lib/legend.js";
-import {
-  addDrawLayers, fileFeatureAt, geometryBounds, polygonFeatures, raiseDrawLayers, showFile, showPolygon, startDrawing,
-} from "./lib/draw.js";
-import { errorOf, renderAnswer, renderError, statisticsPath } from "./lib/stats.js";
+import { renderLegend } from "./lib/legend.js";
+import { raiseDrawLayers } from "./lib/draw.js";
 import { makeExporter } from "./lib/export.js";
+import { makeStatsPanel, measuredTarget } from "./lib/statspanel.js";
 import { makeTerrain, registerDemProtocol } from "./lib/terrain.js";
 
 const $ = (id) => document.getElementById(id);
@@ -23,8 +21,6 @@ let layers = []; // /layers summaries
 const layerInfo = new Map(); // id -> /layers/{id} document
 let wasmReady = false;
 let lastCheck = null; // the editor's latest check result
-let drawing = null; // the draw mode while a polygon is being drawn
-let fileFeatures = []; // the polygons of a dropped GeoJSON file
 
 window.tilefnStats = stats;
 // For the tests and the console: the map, the state and the lazily loaded wasm.
@@ -48,19 +44,13 @@ map.addControl(new maplibregl.NavigationControl());
 window.tilefn.map = map;
 window.tilefn.layerInfo = layerInfo;
 
-// The export buttons (lib/export.js) see the page through this.
+// The export buttons (lib/export.js) and the Statistics panel (lib/statspanel.js) see the page
+// through these; export failures show in the panel.
 const exporter = makeExporter({
-  state,
-  map,
-  $,
-  layers: () => layers,
-  fail(error, title) {
-    showStatsPanel(true);
-    renderError(statsBox(), error, title);
-    setStatsState("error");
-  },
+  state, map, $, layers: () => layers, fail: (error, title) => statsPanel.showError(error, title),
 });
-const { runExport, exportPolygon, updateExportLink } = exporter;
+const { updateExportLink } = exporter;
+const statsPanel = makeStatsPanel({ state, map, $, saveHash, layers: () => layers, layerInfo, exporter });
 // The terrain view (lib/terrain.js): its changes re-render the layer list and controls too.
 registerDemProtocol(maplibregl, () => state.mode);
 const terrain = makeTerrain({
@@ -138,7 +128,7 @@ function syncMap() {
   raiseDrawLayers(map);
   updateShare();
   updateExportLink();
-  refreshStats();
+  statsPanel.refresh();
   updateLegends();
   saveHash();
 }
@@ -348,21 +338,9 @@ function updateShare() {
 
 // --- click to identify ---
 
-/** What identify and statistics measure: the applied formula, else the active layer. */
-function measuredTarget() {
-  return state.algebra?.kind === "formula"
-    ? { formula: state.algebra.formula, bindings: state.algebra.bindings }
-    : { layer: state.layer };
-}
-
 map.on("click", async (e) => {
-  if (drawing) return; // the draw mode takes the click
-  const picked = fileFeatureAt(map, e.point);
-  if (picked >= 0) {
-    selectPolygon(fileFeatures[picked].geometry);
-    return;
-  }
-  const target = measuredTarget();
+  if (statsPanel.claimClick(e.point)) return; // drawing, or a polygon of the dropped file
+  const target = measuredTarget(state);
   const path = pixelPath(e.lngLat, target);
   const popup = new maplibregl.Popup({ className: "pixel-popup" }).setLngLat(e.lngLat);
   const box = document.createElement("div");
@@ -383,195 +361,10 @@ map.on("click", async (e) => {
   popup.setDOMContent(box).addTo(map);
 });
 
-// --- statistics and export of a polygon ---
-
-const statsBox = () => $("stats-result");
-let statsSeq = 0;
-let lastStats = null; // {key, status, body} of the latest answer
-let pendingKey = null; // the request on its way
-let renderedKey = null; // the answer and style the panel shows
-
-function showStatsPanel(show) {
-  $("stats-panel").hidden = !show;
-}
-
-function setStatsState(s) {
-  statsBox().dataset.state = s;
-}
-
-function selectPolygon(geometry) {
-  state.polygon = geometry;
-  showPolygon(map, geometry);
-  saveHash();
-  refreshStats(true);
-}
-
-function toggleDrawing() {
-  if (drawing) {
-    drawing.stop(true);
-    return;
-  }
-  $("stats-draw").textContent = "cancel drawing";
-  $("stats-hint").textContent =
-    "Click the vertices; double-click or click the first vertex to close; Escape cancels.";
-  const done = () => {
-    drawing = null;
-    $("stats-draw").textContent = "draw polygon";
-    $("stats-hint").textContent = "The statistics follow the active layer or the applied formula; draw again to replace the polygon.";
-  };
-  drawing = startDrawing(map, {
-    onDone: (geometry) => {
-      done();
-      selectPolygon(geometry);
-    },
-    onCancel: () => {
-      done();
-      showPolygon(map, state.polygon);
-    },
-  });
-}
-
-function clearPolygon() {
-  drawing?.stop(true);
-  state.polygon = null;
-  fileFeatures = [];
-  showFile(map, []);
-  showPolygon(map, null);
-  $("stats-file").value = "";
-  statsSeq += 1; // drops an answer on its way
-  lastStats = pendingKey = renderedKey = null;
-  showStatsPanel(false);
-  saveHash();
-}
-
-function targetTitle(target) {
-  if (target.formula) return `${target.formula} (${target.bindings})`;
-  const l = layers.find((x) => x.id === target.layer);
-  return l ? `${l.name || l.id} (${l.id})` : target.layer;
-}
-
-/**
- * Asks for the statistics of the polygon when what they depend on changed (polygon, layer
- * or formula, zoom, mode), or re-draws the last answer when only the style did (the bars'
- * colours). `force` asks again anyway.
- */
-async function refreshStats(force = false) {
-  if (!state.polygon || !layers.length) {
-    showStatsPanel(false);
-    return;
-  }
-  const target = measuredTarget();
-  const path = statisticsPath(target, $("stats-zoom").value.trim());
-  const body = JSON.stringify(state.polygon);
-  const key = `${state.mode} ${path} ${body}`;
-  const shownKey = `${key} ${JSON.stringify(state.style)}`;
-  if (!force && (key === pendingKey || (lastStats?.key === key && renderedKey === shownKey))) return;
-  const seq = ++statsSeq;
-  showStatsPanel(true);
-  let answer = lastStats;
-  if (force || !answer || answer.key !== key) {
-    pendingKey = key;
-    setStatsState("loading");
-    statsBox().replaceChildren(`measuring ${targetTitle(target)} …`);
-    try {
-      const r = await serviceFetch(state.mode, path, { method: "POST", body });
-      answer = { key, status: r.status, body: r.body };
-    } catch (err) {
-      answer = { key, status: 0, error: { code: "request failed", message: String(err?.message || err) } };
-    }
-    if (seq !== statsSeq) return; // a newer request won
-    pendingKey = null;
-    lastStats = answer;
-  }
-  renderedKey = shownKey;
-  const box = statsBox();
-  const title = `${targetTitle(target)} · ${state.mode}`;
-  if (answer.status !== 200) {
-    renderError(box, answer.error || errorOf(answer.status, answer.body), title);
-    setStatsState("error");
-    return;
-  }
-  try {
-    const result = JSON.parse(new TextDecoder().decode(answer.body));
-    const info = target.layer ? layerInfo.get(target.layer) : undefined;
-    const needsLegend = (result.bands || []).some((b) => b.value_counts);
-    const legend = needsLegend
-      ? await legendLookup(info, state.style, state.mode)
-      : { colorOf: () => "#888", nameOf: () => undefined };
-    if (seq !== statsSeq) return;
-    const forced = $("stats-zoom").value.trim() !== "";
-    renderAnswer(box, result, { title, maxZoom: info?.max_zoom, forced, legend });
-    if (legend.note) {
-      const note = document.createElement("div");
-      note.className = "stats-note";
-      note.textContent = legend.note;
-      box.append(note);
-    }
-    setStatsState("done");
-  } catch (err) {
-    renderError(box, { code: "bad answer", message: String(err?.message || err) }, title);
-    setStatsState("error");
-  }
-}
-
-
-async function loadGeoJsonFile(file) {
-  try {
-    const doc = JSON.parse(await file.text());
-    const features = polygonFeatures(doc);
-    if (!features.length) throw new Error("no Polygon or MultiPolygon in it");
-    fileFeatures = features;
-    showFile(map, features);
-    const all = features.map((f) => geometryBounds(f.geometry));
-    const bounds = [Math.min(...all.map((b) => b[0])), Math.min(...all.map((b) => b[1])),
-      Math.max(...all.map((b) => b[2])), Math.max(...all.map((b) => b[3]))];
-    map.fitBounds(bounds, { padding: 60, animate: false, maxZoom: 16 });
-    $("stats-hint").textContent = `${file.name}: ${features.length} polygon feature(s); click one for its statistics`;
-    if (features.length === 1) selectPolygon(features[0].geometry);
-  } catch (err) {
-    showStatsPanel(true);
-    renderError(statsBox(), { code: "bad file", message: `${file.name}: ${err?.message || err}` });
-    setStatsState("error");
-  }
-}
-
-function setupStatistics() {
-  addDrawLayers(map);
-  showPolygon(map, state.polygon);
-  $("stats-draw").addEventListener("click", toggleDrawing);
-  $("stats-clear").addEventListener("click", clearPolygon);
-  $("stats-close").addEventListener("click", () => showStatsPanel(false));
-  $("stats-zoom").addEventListener("change", () => {
-    updateExportLink();
-    refreshStats(true);
-  });
-  $("stats-export").addEventListener("click", exportPolygon);
-  $("export-view").addEventListener("click", (e) => {
-    e.preventDefault();
-    updateExportLink();
-    const href = $("export-view").getAttribute("href");
-    runExport(href, {}, `${state.layer}-view.tif`);
-  });
-  $("stats-file").addEventListener("change", () => {
-    const file = $("stats-file").files[0];
-    if (file) loadGeoJsonFile(file);
-  });
-  const container = map.getContainer();
-  container.addEventListener("dragover", (e) => {
-    e.preventDefault();
-    e.dataTransfer.dropEffect = "copy";
-  });
-  container.addEventListener("drop", (e) => {
-    e.preventDefault();
-    const file = e.dataTransfer.files[0];
-    if (file) loadGeoJsonFile(file);
-  });
-}
-
 // --- start ---
 
 async function start() {
-  setupStatistics();
+  statsPanel.setup();
   buildEnhance();
   writeControls();
   for (const id of ["colormap-name", "colormap-reverse", "cont-on", "cont-from", "cont-over", "cont-to",
