@@ -47,6 +47,20 @@ if ! command -v clang >/dev/null; then
     fi
 fi
 
+# gdaldem: the oracle of crates/algebra/tests/gdaldem.rs for slope, aspect and hillshade, which
+# fails without it under CI=true. Debian's gdal-bin (GDAL 3.6 on bookworm) puts it in /usr/bin,
+# where the test looks. `env` carries DEBIAN_FRONTEND through sudo, which would drop it.
+if [[ ! -x /usr/bin/gdaldem ]]; then
+    echo "install-tools: installing gdal-bin (gdaldem, the terrain oracle)" >&2
+    SUDO=""
+    [[ "$(id -u)" -eq 0 ]] || SUDO="sudo"
+    APT=($SUDO env DEBIAN_FRONTEND=noninteractive apt-get)
+    if ! "${APT[@]}" install -y -qq --no-install-recommends gdal-bin >/dev/null 2>&1; then
+        "${APT[@]}" update -qq >/dev/null
+        "${APT[@]}" install -y -qq --no-install-recommends gdal-bin >/dev/null
+    fi
+fi
+
 # --- The Worker toolchain (see /work/shared/notes/worker-toolchain.md for the why of each pin) ---
 # worker-build turns the crate into build/index.js + build/index_bg.wasm; it runs the
 # wasm-bindgen CLI, which must be exactly the wasm-bindgen version in Cargo.lock (pinned with
