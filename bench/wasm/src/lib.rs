@@ -52,6 +52,17 @@ mod exports {
         out.status
     }
 
+    /// Empties the service's cache of tile rims, so the next halo (hillshade, focal
+    /// functions) decodes every neighbour instead of pasting their cached rims.
+    #[wasm_bindgen]
+    pub fn forget_rims() {
+        SERVICE.with(|s| {
+            if let Some(service) = s.borrow().as_ref() {
+                service.forget_rims();
+            }
+        });
+    }
+
     /// The last answer's body.
     #[wasm_bindgen]
     pub fn body() -> Vec<u8> {

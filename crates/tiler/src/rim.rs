@@ -121,6 +121,17 @@ impl Cells for Rim {
     }
 }
 
+/// For benchmarks only: a tile list replayed in a loop finds every neighbour's rim cached,
+/// the best case; emptying the cache before a request times the worst (every neighbour
+/// decoded), before a pass over the list the first visit of a map.
+#[cfg(feature = "benchmarks")]
+impl<B: tilefn_storage::Bucket> crate::Service<B> {
+    /// Forgets every cached rim.
+    pub fn forget_rims(&self) {
+        self.rims.clear();
+    }
+}
+
 /// The cache key of tile `t`'s rim of `width` in `layer`'s current data, bands `bands`.
 pub(crate) fn rim_key(layer: &Layer, t: TileCoord, bands: BandMask, width: u32) -> String {
     let m = &layer.manifest;
