@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Creates (once) the Python venv that the GDAL oracle, the benchmark and the demo-data checks
-# use, and prints its python path on stdout (everything else goes to stderr).
+# Creates (once) the Python venv that the GDAL oracle, the benchmark, the demo-data checks and
+# the scipy focal oracle use, and prints its python path on stdout (everything else goes to stderr).
 #
 # GDAL is the reference implementation we compare against, so its version must not drift
 # between machines: rasterio's manylinux wheels bundle their own GDAL (1.4.4 ships GDAL 3.10),
@@ -14,7 +14,10 @@ cd "$(dirname "$0")/.."
 VENV="$PWD/.venv"
 # Pins. rio-cogeo 7.0.4 is the newest release (checked against PyPI) and works with
 # rasterio 1.4.4; numpy<3 because rasterio 1.4 wheels are built against numpy 2.x.
-PINS=("rasterio==1.4.4" "rio-cogeo==7.0.4" "numpy<3")
+# scipy 1.17.1 is the focal statistics' oracle (tests/oracle/focal_oracle.py runs
+# scipy.ndimage.generic_filter over each neighbourhood's footprint); pinned so the
+# reference cannot change under the test.
+PINS=("rasterio==1.4.4" "rio-cogeo==7.0.4" "numpy<3" "scipy==1.17.1")
 STAMP="$VENV/.tilefn-pins"
 WANT="$(printf '%s\n' "${PINS[@]}")"
 
@@ -32,7 +35,7 @@ fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PINS[@]}" >&2
 # Fail here, not in the first test, if the wheel's GDAL cannot load.
-"$VENV/bin/python" -c 'import rasterio, rio_cogeo; print("python-env: rasterio", rasterio.__version__, "GDAL", rasterio.__gdal_version__, "rio-cogeo", rio_cogeo.__version__)' >&2
+"$VENV/bin/python" -c 'import rasterio, rio_cogeo, scipy; print("python-env: rasterio", rasterio.__version__, "GDAL", rasterio.__gdal_version__, "rio-cogeo", rio_cogeo.__version__, "scipy", scipy.__version__)' >&2
 printf '%s' "$WANT" >"$STAMP"
 echo "python-env: done in $(( $(date +%s) - start )) s" >&2
 echo "$VENV/bin/python"

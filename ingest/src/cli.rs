@@ -193,6 +193,11 @@ pub struct LayerArgs {
     /// `deflate` for readers older than GDAL 2.3.
     #[arg(long, value_enum, default_value = "zstd")]
     pub compress: CompressArg,
+    /// The unit of the values, e.g. `m`, `ft`, `US survey foot` (default: the first
+    /// source's GDAL unit type, if any). Slope and hillshade convert elevations to metres
+    /// with it.
+    #[arg(long)]
+    pub unit: Option<String>,
 }
 
 impl LayerArgs {
@@ -210,6 +215,7 @@ impl LayerArgs {
             resampling: self.resampling,
             compression: self.compress.into(),
             merge: self.merge,
+            unit: self.unit.clone(),
             legend: self
                 .meta
                 .legend

@@ -119,6 +119,7 @@ fn manifest(plan: &LayerPlan, stats: &[BandAcc], objects: Vec<ObjectEntry>) -> M
             dtype: grid.dtype,
             nodata: grid.nodata,
             stats: acc.finish(bucketing),
+            unit: layer_unit(plan),
         })
         .collect();
     let f = grid.footprint;
@@ -185,4 +186,12 @@ fn palette_legend(plan: &LayerPlan, bands: &[BandInfo]) -> Option<serde_json::Va
         })
         .collect();
     Some(serde_json::Value::Array(entries))
+}
+
+/// The layer's unit: `--unit`, else the first source's that has one.
+fn layer_unit(plan: &LayerPlan) -> Option<String> {
+    plan.options
+        .unit
+        .clone()
+        .or_else(|| plan.sources.iter().find_map(|s| s.unit.clone()))
 }

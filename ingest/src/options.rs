@@ -67,6 +67,9 @@ pub struct LayerOptions {
     pub merge: MergeMode,
     /// The layer's default legend (django-raster legend JSON), already read and checked.
     pub legend: Option<serde_json::Value>,
+    /// The unit of the values (`--unit`), over the sources' own (GDAL's unit type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 impl LayerOptions {
@@ -86,6 +89,7 @@ impl LayerOptions {
             compression: Compression::Zstd,
             merge: MergeMode::First,
             legend: None,
+            unit: None,
         }
     }
 }

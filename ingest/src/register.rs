@@ -138,6 +138,7 @@ pub fn register(args: &RegisterRequest, store: &Store) -> Result<(), IngestError
                 nodata,
                 // Counted over the coarsest overview, not the max zoom: its quantiles would
                 // claim a precision the layer's pixels do not back, so none are published.
+                unit: crate::source::describe::unit(first),
                 stats: acc.finish(bucketing).map(|s| BandStats {
                     quantiles: None,
                     ..s

@@ -1,9 +1,9 @@
-"""GDAL as the oracle for `/export/{layer}.tif`: read the export back with rasterio and check it
-against the XYZ tiles it was stitched from.
+"""GDAL as the oracle for `/export/{layer}.tif` and `/export.tif?formula=`: read the export
+back with rasterio and check it against the XYZ tiles it was stitched from.
 
     .venv/bin/python tests/oracle/export_oracle.py --export FILE --tiles DIR --bbox MINX,MINY,MAXX,MAXY [--cog] [--geojson POLYGON]
 
-FILE is the exported GeoTIFF; DIR holds the `/tiles/{layer}/{z}/{x}/{y}.tif` answers of every
+FILE is the exported GeoTIFF; DIR holds the `/tiles/{layer}/{z}/{x}/{y}.tif` (or `/algebra`) answers of every
 tile under the box (named `z_x_y.tif`; a tile the service answered 204 is simply absent);
 the box is in EPSG:3857 metres. Checks, each independently of tilefn's code:
   (a) CRS is EPSG:3857, pixels are square and of an XYZ zoom z, and the window is exactly the
@@ -46,6 +46,11 @@ def expected_window(bbox, z):
     return c0, r0, c1 - c0, r1 - r0
 
 
+def json_number(v):
+    """A number JSON can hold: NaN and infinities (a formula export's NaN nodata) as text."""
+    return v if v is None or math.isfinite(v) else str(v)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--export", required=True)
@@ -63,7 +68,7 @@ def main():
         res = t.a
         z = round(math.log2(2 * ORIGIN / (256 * res)))
         out.update(zoom=z, width=ds.width, height=ds.height, count=ds.count,
-                   dtype=ds.dtypes[0], nodata=ds.nodata,
+                   dtype=ds.dtypes[0], nodata=json_number(ds.nodata),
                    mask_flags=[str(f) for f in ds.mask_flag_enums[0]])
         if ds.crs is None or ds.crs.to_epsg() != 3857:
             problems.append(f"crs {ds.crs}")

@@ -46,4 +46,6 @@ pub enum EvalError {
     MissingReduction { reduction: String },
     #[error("{function} needs the grid's width and height (evaluate_grid)")]
     NeedsGrid { function: String },
+    #[error("a grid of {width} × {height} cells has more cells than memory can address")]
+    GridTooLarge { width: usize, height: usize },
 }

@@ -111,7 +111,11 @@ pub fn evaluate(expr: &Expr, len: usize, env: &dyn Bindings) -> Result<Output, E
 /// bound column must have exactly `grid.cells()` values. Cells within the formula's
 /// [`Expr::halo`] of the grid's edge see a cut neighbourhood; the caller keeps the inside.
 pub fn evaluate_grid(expr: &Expr, grid: &Grid, env: &dyn Bindings) -> Result<Output, EvalError> {
-    evaluate_on(expr, grid.cells(), Some(grid), env)
+    let cells = grid.cells().ok_or(EvalError::GridTooLarge {
+        width: grid.width,
+        height: grid.height,
+    })?;
+    evaluate_on(expr, cells, Some(grid), env)
 }
 
 /// Computed neighbourhood functions, by canonical text: `focal_mean(a, square(1))` used

@@ -245,8 +245,9 @@ pub struct Grid {
 }
 
 impl Grid {
-    pub fn cells(&self) -> usize {
-        self.width * self.height
+    /// `width × height`, `None` when that overflows (`evaluate_grid` refuses such a grid).
+    pub fn cells(&self) -> Option<usize> {
+        self.width.checked_mul(self.height)
     }
 }
 

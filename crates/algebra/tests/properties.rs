@@ -1,10 +1,13 @@
-//! Property tests: the pretty-printer round-trips random trees, and no input string makes
-//! parsing or evaluation panic (a stand-in for the cargo-fuzz target in `fuzz/`).
+//! Property tests: the pretty-printer round-trips random trees (neighbourhood functions
+//! included), no input string makes parsing or evaluation panic (a stand-in for the
+//! cargo-fuzz target in `fuzz/`), and no grid makes `evaluate_grid` panic, however small or
+//! inconsistent.
 
 use proptest::prelude::*;
 use tilefn_algebra::{
-    BinaryOp, Bindings, Column, Constant, Expr, Func, Node, ReduceFn, Reduction, Span, UnaryOp,
-    evaluate,
+    BinaryOp, Bindings, Column, Constant, Expr, FocalStat, Func, Grid, Limits, MAX_RADIUS, Method,
+    Node, ReduceFn, Reduction, Shape, Span, TerrainOp, TerrainSettings, UnaryOp, evaluate,
+    evaluate_grid,
 };
 
 fn e(node: Node) -> Expr {
@@ -72,7 +75,48 @@ const REDUCE: [ReduceFn; 6] = [
     ReduceFn::Sum,
 ];
 
-/// Random well-formed trees (NULL only beside == / !=, arities right).
+const FOCAL: [FocalStat; 7] = [
+    FocalStat::Mean,
+    FocalStat::Min,
+    FocalStat::Max,
+    FocalStat::Sum,
+    FocalStat::Median,
+    FocalStat::Mode,
+    FocalStat::Std,
+];
+
+/// A radius the parser accepts: whole or fractional, 0 to the limit.
+fn radius() -> impl Strategy<Value = f64> {
+    let max = f64::from(MAX_RADIUS);
+    prop_oneof![(0..=MAX_RADIUS).prop_map(f64::from), 0.0..=max]
+}
+
+/// Literal neighbourhoods within the limits, in every form the parser reads.
+fn shape() -> impl Strategy<Value = Shape> {
+    let angle = || prop_oneof![(0u32..=360).prop_map(f64::from), 0.0..=360.0f64];
+    prop_oneof![
+        (0..=MAX_RADIUS).prop_map(Shape::Square),
+        (0..=MAX_RADIUS).prop_map(Shape::Nesw),
+        radius().prop_map(Shape::Circle),
+        (radius(), radius()).prop_map(|(a, b)| Shape::Annulus(a.min(b), a.max(b))),
+        (radius(), angle(), angle()).prop_map(|(r, s, e)| Shape::Wedge(r, s, e)),
+    ]
+}
+
+fn terrain_op() -> impl Strategy<Value = TerrainOp> {
+    prop_oneof![
+        Just(TerrainOp::Slope),
+        Just(TerrainOp::Aspect),
+        (
+            prop_oneof![(0u32..=360).prop_map(f64::from), 0.0..=360.0f64],
+            prop_oneof![(0u32..=90).prop_map(f64::from), 0.0..=90.0f64],
+        )
+            .prop_map(|(azimuth, altitude)| TerrainOp::Hillshade { azimuth, altitude }),
+    ]
+}
+
+/// Random well-formed trees (NULL only beside == / !=, arities right, neighbourhoods
+/// literal); their halo may break the limit, which the round trip then expects refused.
 fn tree() -> impl Strategy<Value = Expr> {
     leaf().prop_recursive(6, 64, 4, |inner| {
         prop_oneof![
@@ -118,8 +162,11 @@ fn tree() -> impl Strategy<Value = Expr> {
                 prop::collection::vec(inner.clone(), 3)
             )
                 .prop_map(|(f, args)| e(Node::Call(f, args))),
-            (prop::sample::select(REDUCE.to_vec()), inner)
+            (prop::sample::select(REDUCE.to_vec()), inner.clone())
                 .prop_map(|(f, x)| e(Node::Reduce(f, Box::new(x)))),
+            (prop::sample::select(FOCAL.to_vec()), shape(), inner.clone())
+                .prop_map(|(f, s, x)| e(Node::Focal(f, s, Box::new(x)))),
+            (terrain_op(), inner).prop_map(|(op, x)| e(Node::Terrain(op, Box::new(x)))),
         ]
     })
 }
@@ -153,13 +200,108 @@ fn parse_and_evaluate(src: &str) {
             again.is_ok_and(|a| a.same_tree(&expr)),
             "{src:?} printed as {printed:?}"
         );
-        if let Ok(out) = evaluate(&expr, VALUES.len(), &AnyVars) {
+        let on_grids = [(2, 2), (4, 1), (1, 4)].map(|(width, height)| {
+            let grid = Grid {
+                width,
+                height,
+                pixel_size: vec![30.0; height],
+                terrain: TerrainSettings::default(),
+            };
+            evaluate_grid(&expr, &grid, &AnyVars)
+        });
+        let plain = evaluate(&expr, VALUES.len(), &AnyVars);
+        for out in on_grids.into_iter().chain([plain]).flatten() {
             assert_eq!((out.values.len(), out.valid.len()), (4, 4));
             for (v, ok) in out.values.iter().zip(&out.valid) {
                 assert!(!(*ok && v.is_nan()), "{src:?}: NaN marked valid");
             }
         }
     }
+}
+
+/// A grid for `evaluate_grid` and what every name is bound to: any size up to 7×7 (0×0,
+/// 1×N and N×1 included), values and flags of the grid's length or one off, pixel sizes
+/// one per row or not, odd or not.
+#[derive(Debug)]
+struct GridCase {
+    grid: Grid,
+    values: Vec<f64>,
+    valid: Vec<bool>,
+}
+
+impl Bindings for GridCase {
+    fn column(&self, _: &str) -> Option<Column<'_>> {
+        Some(Column {
+            values: &self.values,
+            valid: &self.valid,
+            nodata: Some(-9999.0),
+        })
+    }
+
+    fn reduction(&self, _: &Reduction) -> Option<f64> {
+        Some(1.5)
+    }
+}
+
+fn grid_case() -> impl Strategy<Value = GridCase> {
+    let off_by = || prop_oneof![8 => Just(0isize), 1 => Just(-1isize), 1 => Just(1isize)];
+    let cell = prop_oneof![
+        6 => -1e4..1e4f64,
+        1 => Just(f64::NAN),
+        1 => Just(f64::INFINITY),
+        1 => Just(-9999.0),
+    ];
+    let size = prop_oneof![
+        Just(30.0),
+        Just(0.0),
+        Just(-1.0),
+        Just(f64::NAN),
+        1e-3..1e5f64
+    ];
+    (0usize..8, 0usize..8, off_by(), off_by(), off_by()).prop_flat_map(
+        move |(width, height, dv, dk, dp)| {
+            let len = |d: isize, n: usize| n.saturating_add_signed(d);
+            let cells = width * height;
+            (
+                prop::collection::vec(cell.clone(), len(dv, cells)),
+                prop::collection::vec(any::<bool>(), len(dk, cells)),
+                prop::collection::vec(size.clone(), len(dp, height)),
+                prop_oneof![Just(Method::Horn), Just(Method::Zevenbergen)],
+                prop_oneof![Just(1.0), Just(0.0), Just(-3.0), 1e-3..1e3f64],
+            )
+                .prop_map(move |(values, valid, pixel_size, method, z_factor)| {
+                    GridCase {
+                        grid: Grid {
+                            width,
+                            height,
+                            pixel_size,
+                            terrain: TerrainSettings { method, z_factor },
+                        },
+                        values,
+                        valid,
+                    }
+                })
+        },
+    )
+}
+
+/// Evaluates `expr` over the case's grid: an error, or one value and flag per cell and no
+/// NaN marked valid.
+fn evaluate_on_grid(expr: &Expr, case: &GridCase) -> Result<(), TestCaseError> {
+    let Ok(out) = evaluate_grid(expr, &case.grid, case) else {
+        return Ok(());
+    };
+    let cells = case.grid.width * case.grid.height;
+    prop_assert_eq!(
+        (out.values.len(), out.valid.len()),
+        (cells, cells),
+        "{}",
+        expr
+    );
+    for (v, ok) in out.values.iter().zip(&out.valid) {
+        prop_assert!(!(*ok && v.is_nan()), "{}: NaN marked valid", expr);
+    }
+    Ok(())
 }
 
 proptest! {
@@ -169,6 +311,11 @@ proptest! {
     fn display_round_trips(expr in tree()) {
         let text = expr.to_string();
         let parsed = Expr::parse(&text);
+        if expr.halo() > Limits::default().max_halo {
+            let refused = parsed.is_err_and(|e| e.to_string().contains("halo limit"));
+            prop_assert!(refused, "{text:?} is over the halo limit");
+            return Ok(());
+        }
         prop_assert!(parsed.is_ok(), "{text:?}: {parsed:?}");
         let parsed = parsed.unwrap_or_else(|_| e(Node::Null));
         prop_assert!(parsed.same_tree(&expr), "{text:?} parsed as {parsed}");
@@ -182,6 +329,26 @@ proptest! {
     }
 
     #[test]
+    fn grids_of_any_shape_evaluate_without_panic(expr in tree(), case in grid_case()) {
+        // Through the parser, as a request arrives: trees over the halo limit are refused.
+        if let Ok(expr) = Expr::parse(&expr.to_string()) {
+            evaluate_on_grid(&expr, &case)?;
+        }
+    }
+
+    #[test]
+    fn neighbourhoods_on_any_grid_never_panic(
+        stat in prop::sample::select(FOCAL.to_vec()),
+        shape in shape(),
+        op in terrain_op(),
+        case in grid_case(),
+    ) {
+        let a = || Box::new(e(Node::Variable("a".to_string())));
+        evaluate_on_grid(&e(Node::Focal(stat, shape, a())), &case)?;
+        evaluate_on_grid(&e(Node::Terrain(op, a())), &case)?;
+    }
+
+    #[test]
     fn arbitrary_text_never_panics(src in ".{0,64}") {
         parse_and_evaluate(&src);
     }
@@ -192,8 +359,33 @@ proptest! {
         "x", "y", "1", "2.5", "1e999", "0", "(", ")", ",", "+", "-", "*", "/", "^", "==", "!=", ">", ">=",
         "<", "<=", "&", "|", "!", "~", "NULL", "TRUE", "INF", "PI", "sin(", "min(", "max(", "where(",
         "clamp(", "median(", "sum(", "log(", " ", "=", "_", ".",
+        "focal_mean(", "focal_mode(", "focal_std(", "slope(", "aspect(", "hillshade(", "square(",
+        "circle(", "annulus(", "nesw(", "wedge(", "3", "33", "35", "16", "17", "360", "-1", "2.5",
     ]), 0..40)) {
         parse_and_evaluate(&tokens.concat());
+    }
+
+    /// Neighbourhood calls with literal arguments good and bad: out of range, negative,
+    /// not numbers, too many, too few.
+    #[test]
+    fn neighbourhood_calls_never_panic(
+        func in prop::sample::select(vec![
+            "focal_mean", "focal_max", "focal_median", "focal_mode", "slope", "aspect",
+            "hillshade",
+        ]),
+        shape in prop::sample::select(vec![
+            "", "square", "circle", "annulus", "nesw", "wedge", "hexagon",
+        ]),
+        args in prop::collection::vec(prop::sample::select(vec![
+            "0", "1", "2.5", "16", "16.0001", "17", "-1", "-0", "+2", "360", "361", "1e3",
+            "1e999", "NaN", "x", "(", ")", ",", " ",
+        ]), 0..5),
+        sep in prop::sample::select(vec![",", ", ", " ", ""]),
+    ) {
+        let inner = args.join(sep);
+        parse_and_evaluate(&format!("{func}(x{sep}{inner})"));
+        parse_and_evaluate(&format!("{func}(x, {shape}({inner}))"));
+        parse_and_evaluate(&format!("{func}(x, {inner}) + {func}(x, {shape}({inner}), 1)"));
     }
 
     #[test]
@@ -213,5 +405,23 @@ fn pathological_inputs_are_rejected_quickly() {
         "\u{1F600}".repeat(1000),
     ] {
         assert!(Expr::parse(&src).is_err());
+    }
+}
+
+#[test]
+fn grids_too_large_to_exist_are_refused() {
+    let expr = Expr::parse("focal_mean(a, 3) + slope(a)").unwrap_or_else(|e| panic!("{e}"));
+    for (width, height) in [(usize::MAX, 2), (1 << 33, 1 << 33)] {
+        let case = GridCase {
+            grid: Grid {
+                width,
+                height,
+                pixel_size: Vec::new(),
+                terrain: TerrainSettings::default(),
+            },
+            values: vec![1.0; 4],
+            valid: vec![true; 4],
+        };
+        assert!(evaluate_grid(&expr, &case.grid, &case).is_err());
     }
 }

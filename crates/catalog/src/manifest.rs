@@ -132,6 +132,10 @@ pub struct BandInfo {
     #[serde(with = "nodata_serde")]
     pub nodata: Option<f64>,
     pub stats: Option<BandStats>,
+    /// The unit of the band's values (GDAL's unit type, `--unit`), e.g. `m`, `ft`,
+    /// `US survey foot`: terrain functions convert elevations to metres with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 /// Statistics over the valid pixels of the max zoom (after reprojection). `None` fields mean

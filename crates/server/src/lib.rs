@@ -36,7 +36,7 @@ pub struct ServerOptions {
 }
 
 /// Paths the tile service answers; with `--www`, everything else is a static file.
-const SERVICE_PREFIXES: [&str; 9] = [
+const SERVICE_PREFIXES: [&str; 10] = [
     "/tiles/",
     "/layers",
     "/legends/",
@@ -46,6 +46,8 @@ const SERVICE_PREFIXES: [&str; 9] = [
     "/pixel/",
     "/statistics",
     "/export/",
+    // The formula export, `/export.{tif,png,jpg}`.
+    "/export.",
 ];
 
 struct AppState {

@@ -17,8 +17,8 @@ use tilefn_ingest::add::add;
 use tilefn_ingest::options::LayerOptions;
 use tilefn_ingest::resample::Resampling;
 use tilefn_ingest::store::Store;
-use tilefn_raster::Bounds;
 use tilefn_raster::mercator::{ORIGIN_SHIFT, TILE_SIZE, tile_range};
+use tilefn_raster::{Bounds, TileCoord};
 use tilefn_storage::ObjectStoreBucket;
 use tilefn_tiler::testkit::get;
 use tilefn_tiler::{Config, Service};
@@ -98,6 +98,9 @@ fn exports_read_back_in_rasterio_equal_the_stitched_tiles() -> TestResult {
         // POSTed polygons (a triangle with a hole, over the box's part): "post" in `extra`.
         ("dem", [0.1, 0.05, 0.9, 0.95], "post", false),
         ("cog", [-0.05, -0.05, 1.05, 1.05], "post", true),
+        // A neighbourhood formula's export, the `/algebra` tiles its oracle.
+        ("dem", [0.1, 0.05, 0.9, 0.95], FORMULA, false),
+        ("cog", [0.3, 0.3, 0.45, 0.4], FORMULA, false),
     ];
     for (n, (id, f, extra, cog)) in cases.iter().enumerate() {
         let out = dir.path().join(format!("case{n}"));
@@ -117,10 +120,7 @@ fn exports_read_back_in_rasterio_equal_the_stitched_tiles() -> TestResult {
                 req.body = g.clone().into_bytes();
                 rt.block_on(svc.handle(&req))
             }
-            None => {
-                let url = format!("/export/{id}.tif?bbox={bbox}&crs=3857{extra}");
-                rt.block_on(svc.handle(&get(&url)))
-            }
+            None => rt.block_on(svc.handle(&get(&export_url(id, extra, &bbox)))),
         };
         if r.status != 200 {
             let message = String::from_utf8_lossy(&r.body).into_owned();
@@ -131,7 +131,7 @@ fn exports_read_back_in_rasterio_equal_the_stitched_tiles() -> TestResult {
         std::fs::write(&export, &r.body)?;
         let z = export_zoom(&r.body)?;
         for t in tile_range(&b, z).ok_or("no tiles")?.iter() {
-            let r = rt.block_on(svc.handle(&get(&format!("/tiles/{id}/{t}.tif"))));
+            let r = rt.block_on(svc.handle(&get(&tile_url(id, extra, t))));
             if r.status == 200 {
                 let name = format!("{}_{}_{}.tif", t.z, t.x, t.y);
                 std::fs::write(out.join("tiles").join(name), &r.body)?;
@@ -148,6 +148,25 @@ fn exports_read_back_in_rasterio_equal_the_stitched_tiles() -> TestResult {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     Ok(())
+}
+
+/// `extra` of a case exporting `slope(a)` over the layer rather than the layer.
+const FORMULA: &str = "formula";
+
+/// The `GET` export of a case: a layer's, or with [`FORMULA`] the formula's.
+fn export_url(id: &str, extra: &str, bbox: &str) -> String {
+    match extra {
+        FORMULA => format!("/export.tif?layers=a={id}&formula=slope(a)&bbox={bbox}&crs=3857"),
+        _ => format!("/export/{id}.tif?bbox={bbox}&crs=3857{extra}"),
+    }
+}
+
+/// The tile the export's pixels come from: `/tiles`, or `/algebra` for a formula.
+fn tile_url(id: &str, extra: &str, t: TileCoord) -> String {
+    match extra {
+        FORMULA => format!("/algebra/{t}.tif?layers=a={id}&formula=slope(a)"),
+        _ => format!("/tiles/{id}/{t}.tif"),
+    }
 }
 
 /// The zoom of an export's pixel size (its ModelPixelScale).

@@ -83,6 +83,11 @@ async fn serves_health_tiles_and_static_files() -> TestResult {
     assert!(head.starts_with("http/1.1 200"), "{head}");
     assert!(String::from_utf8_lossy(&body).contains(&format!("http://{addr}/tiles/dem/{{z}}")));
 
+    // The formula export is the service's, not a static file, even with `--www`.
+    let (head, body) = fetch(&addr, "/export.tif?layers=a=dem&formula=a", "").await?;
+    assert!(head.starts_with("http/1.1 400"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("bbox: required"));
+
     let (head, body) = fetch(&addr, "/", "").await?;
     assert!(head.contains("content-type: text/html"), "{head}");
     assert_eq!(body, b"<h1>demo</h1>");

@@ -20,7 +20,7 @@ use tilefn_storage::Bucket;
 use crate::convert::BandMask;
 use crate::etag;
 use crate::layer::{Layer, Legend};
-use crate::neighbourhood::check_cost;
+use crate::neighbourhood::{check_cost, padded_cells};
 use crate::overview::MAX_OVERVIEW_TILES;
 use crate::paint::{self, band, band_context, render_error};
 use crate::query::{AlgebraQuery, Binding, Mode, PixelRequest};
@@ -124,12 +124,21 @@ pub(crate) fn eval_error(err: EvalError) -> TileError {
 }
 
 /// `id@version` of every layer, for ETags.
-fn versions(layers: &Layers) -> String {
+pub(crate) fn versions(layers: &Layers) -> String {
     let parts: Vec<String> = layers
         .iter()
         .map(|(id, l)| format!("{id}@{}", l.manifest.version))
         .collect();
     parts.join(",")
+}
+
+/// The zooms a formula's result has: from the coarsest zoom every bound layer stores to
+/// the finest any stores (the others over-zoomed there, as on `/algebra` tiles).
+pub(crate) fn formula_zooms(layers: &Layers) -> (u8, u8) {
+    let zooms = layers.values().map(|l| l.stored_zooms());
+    let min_zoom = zooms.clone().map(|z| z.0).max().unwrap_or(0);
+    let max_zoom = zooms.map(|z| z.1).max().unwrap_or(0).max(min_zoom);
+    (min_zoom, max_zoom)
 }
 
 /// The style of a formula's result (the `legend=` JSON if any, else the layer-free default).
@@ -148,6 +157,20 @@ fn compile_style(
     Style::compile(&params, ctx).map_err(render_error)
 }
 
+/// Reports the mistakes of a formula's style (an unknown colormap name) before anything is
+/// read: compiled against a context without statistics, which any style accepts.
+pub(crate) fn check_formula_style(
+    style: &StyleQuery,
+    legend: Option<&Legend>,
+) -> Result<(), TileError> {
+    let probe = LayerContext {
+        dtype: DataType::Float64,
+        categorical: false,
+        stats: None,
+    };
+    compile_style(style, legend, &probe).map(|_| ())
+}
+
 impl<B: Bucket> Service<B> {
     /// The current manifests of the query's layers (fetched concurrently), with every
     /// binding's band checked against its layer.
@@ -160,12 +183,23 @@ impl<B: Bucket> Service<B> {
         let fetched = try_join_all(ids.iter().map(|id| self.layer(id, None, now_ms))).await?;
         let layers: Layers = ids.iter().map(|id| (*id).to_owned()).zip(fetched).collect();
         let decoded: usize = layers.values().map(|l| l.manifest.band_count).sum();
-        if decoded > MAX_DECODED_BANDS {
+        // A halo makes every band's block larger: the same memory allows fewer bands.
+        let halo = match &q.mode {
+            Mode::Formula(expr) => expr.halo(),
+            Mode::Rgb => 0,
+        };
+        let budget = (MAX_DECODED_BANDS * TS * TS) as u64;
+        let allowed = budget / padded_cells(halo);
+        if decoded as u64 > allowed {
+            let with_halo = match halo {
+                0 => String::new(),
+                h => format!(" with a halo of {h} cells"),
+            };
             return Err(TileError::bad(
                 "layers",
                 format!(
-                    "the bound layers hold {decoded} bands in all; at most {MAX_DECODED_BANDS} \
-                     can be read per request (decoded bands limit)"
+                    "the bound layers hold {decoded} bands in all; at most {allowed} \
+                     can be read per request{with_halo} (decoded bands limit)"
                 ),
             ));
         }
@@ -204,7 +238,7 @@ impl<B: Bucket> Service<B> {
     }
 
     /// Drops the cached manifests of the query's layers (after a stale read).
-    fn forget_layers(&self, q: &AlgebraQuery) {
+    pub(crate) fn forget_layers(&self, q: &AlgebraQuery) {
         for id in q.layer_ids() {
             self.forget_layer(id);
         }
@@ -234,13 +268,7 @@ impl<B: Bucket> Service<B> {
             None => None,
         };
         if a.format != Format::Tiff && matches!(q.mode, Mode::Formula(_)) {
-            // Report style mistakes (an unknown colormap name) before reading anything.
-            let probe = LayerContext {
-                dtype: DataType::Float64,
-                categorical: false,
-                stats: None,
-            };
-            compile_style(&q.style, legend.as_deref(), &probe)?;
+            check_formula_style(&q.style, legend.as_deref())?;
         }
         let caching = Caching::MaxAge(self.config.max_age);
         // Everything the tile depends on besides layer data: the data is covered by the
@@ -291,8 +319,8 @@ impl<B: Bucket> Service<B> {
                     };
                     Some(encode_geotiff(&block, a.tile, Some(f64::NAN)).map_err(render_error)?)
                 } else {
-                    let ctx = self.result_context(expr, q, &layers).await?;
-                    let style = compile_style(&q.style, legend.as_deref(), &ctx)?;
+                    let style = self.formula_style(expr, q, &layers, legend.as_deref());
+                    let style = style.await?;
                     if a.format == Format::Png && q.style.enhance.is_identity() {
                         // Table styles go straight to palette indices.
                         let png = style.paint_png(&out.values, &out.valid, TS, TS);
@@ -314,6 +342,19 @@ impl<B: Bucket> Service<B> {
             etag: Some(tag),
             caching,
         })
+    }
+
+    /// The style of a formula's result: `q`'s style parameters (and `legend`) over the
+    /// result's default context ([`Self::result_context`]).
+    pub(crate) async fn formula_style(
+        &self,
+        expr: &Expr,
+        q: &AlgebraQuery,
+        layers: &Layers,
+        legend: Option<&Legend>,
+    ) -> Result<Style, TileError> {
+        let ctx = self.result_context(expr, q, layers).await?;
+        compile_style(&q.style, legend, &ctx)
     }
 
     /// How a formula's result is styled by default: a bare variable (`formula=a`, or no

@@ -11,7 +11,8 @@
 //! - `query`: the `/algebra` and `/pixel` query (`layers=`, `formula=`, ...).
 //! - `algorithm`: `/tiles?algorithm=hillshade|slope|aspect` as an `/algebra` request.
 //! - `algebra`: the `/algebra` and `/pixel` handlers (formulas and RGB over bound layers).
-//! - `export`: `/export` boxes of pixels: plan (window, zoom, limits), stitch, encode.
+//! - `export`: `/export` boxes of pixels (of a layer or a formula): plan (window, zoom,
+//!   limits), stitch, encode.
 //! - `halo`: a tile with cells of its neighbours around it, for neighbourhood functions.
 //! - `neighbourhood`: terrain parameters, padded grids, cost limits and the evaluation of a
 //!   formula on one tile ([`Service`]'s `formula_tile`).
@@ -47,7 +48,9 @@ pub mod testkit;
 mod tests;
 
 pub use error::TileError;
-pub use export::{ExportQuery, ExportRequest, MAX_EXPORT_BYTES, MAX_EXPORT_SIDE};
+pub use export::{
+    ExportQuery, ExportRequest, FormulaExportRequest, MAX_EXPORT_BYTES, MAX_EXPORT_SIDE,
+};
 pub use neighbourhood::{MAX_NEIGHBOURHOOD_WORK, PixelSize, TerrainQuery};
 pub use query::{AlgebraQuery, Binding, Mode, PixelRequest};
 pub use route::{AlgebraRequest, Format, Route, StyleQuery, TileRequest};

@@ -99,6 +99,45 @@ pub fn terrain_query(query: &str) -> Result<TerrainQuery, TileError> {
     Ok(out)
 }
 
+/// Metres per unit of a band's values, for the units ingest records (GDAL's unit types and
+/// PROJ's names); `None` for a unit that is not a length.
+pub fn metres_per_unit(unit: &str) -> Option<f64> {
+    let u = unit.trim().to_ascii_lowercase();
+    Some(match u.as_str() {
+        "m" | "metre" | "meter" | "metres" | "meters" => 1.0,
+        "ft" | "foot" | "feet" | "international foot" | "international feet" => 0.3048,
+        "us-ft" | "ftus" | "us survey foot" | "us survey feet" | "foot_us" | "us_survey_foot" => {
+            1200.0 / 3937.0
+        }
+        "cm" | "centimetre" | "centimeter" => 0.01,
+        "dm" | "decimetre" | "decimeter" => 0.1,
+        "mm" | "millimetre" | "millimeter" => 0.001,
+        "km" | "kilometre" | "kilometer" => 1000.0,
+        _ => return None,
+    })
+}
+
+/// The default `z_factor`: the bound bands' unit in metres when they all agree (a band
+/// without a unit, or with one that is not a length, counts as metres); 1 otherwise.
+fn unit_z_factor(q: &AlgebraQuery, layers: &Layers) -> f64 {
+    let factors: Vec<f64> = q
+        .bindings
+        .iter()
+        .map(|b| {
+            layers
+                .get(&b.layer)
+                .and_then(|l| l.manifest.bands.get(b.band))
+                .and_then(|band| band.unit.as_deref())
+                .and_then(metres_per_unit)
+                .unwrap_or(1.0)
+        })
+        .collect();
+    match factors.split_first() {
+        Some((first, rest)) if rest.iter().all(|f| f == first) => *first,
+        _ => 1.0,
+    }
+}
+
 /// The cells of a tile with halo `halo`.
 pub fn padded_cells(halo: u32) -> u64 {
     let side = TS as u64 + 2 * u64::from(halo);
@@ -208,8 +247,18 @@ impl<B: Bucket> Service<B> {
         if blocks.values().all(Option::is_none) {
             return Ok(None);
         }
-        let grid = grid(t, halo, &q.terrain);
-        let columns = Columns::new(q, layers, &blocks, reductions, grid.cells());
+        let terrain = TerrainQuery {
+            z_factor: Some(
+                q.terrain
+                    .z_factor
+                    .unwrap_or_else(|| unit_z_factor(q, layers)),
+            ),
+            ..q.terrain
+        };
+        let grid = grid(t, halo, &terrain);
+        // A tile and at most a 64-cell halo: (256 + 128)² cells, far from overflowing.
+        let cells = grid.width * grid.height;
+        let columns = Columns::new(q, layers, &blocks, reductions, cells);
         let out = evaluate_grid(expr, &grid, &columns).map_err(eval_error)?;
         Ok(Some(crop(out, grid.width, halo as usize)))
     }

@@ -164,7 +164,11 @@ mod tests {
             (200, 255),
         ] {
             let i = row * TS + col;
-            assert_eq!(rim.valid(row, col), Some(!i.is_multiple_of(3)), "({row}, {col})");
+            assert_eq!(
+                rim.valid(row, col),
+                Some(!i.is_multiple_of(3)),
+                "({row}, {col})"
+            );
             assert_eq!(rim.value(0, row, col), Some(i as f64), "({row}, {col})");
             assert_eq!(rim.value(1, row, col), Some(-(i as f64)), "({row}, {col})");
         }

@@ -10,7 +10,7 @@ use tilefn_render::{Enhancement, MAX_ENHANCE_FACTOR};
 
 use crate::TileError;
 use crate::algorithm::algorithm_request;
-use crate::export::{ExportRequest, export_request};
+use crate::export::{ExportRequest, FormulaExportRequest, export_route};
 use crate::query::{AlgebraQuery, PixelRequest, QueryKind, algebra_query, pixel_point};
 use crate::zonal::{StatsRequest, stats_request};
 
@@ -52,6 +52,8 @@ pub enum Route {
     Statistics(StatsRequest),
     /// `GET|POST /export/{id}.{tif|png|jpg}?bbox=...`: a box of pixels stitched from tiles.
     Export(ExportRequest),
+    /// `GET|POST /export.{tif|png|jpg}?layers=...&formula=...&bbox=...`: a formula's box.
+    FormulaExport(FormulaExportRequest),
 }
 
 /// One `/layers/{id}/breaks` request, parsed.
@@ -206,10 +208,8 @@ pub fn parse_request(post: bool, path: &str, query: &str, body: &[u8]) -> Result
         }
         .map(Route::Statistics);
     }
-    if let (true, [first, file]) = (post, segments.as_slice())
-        && first == "export"
-    {
-        return export_request(file, query, body).map(Route::Export);
+    if let Some(export) = export_route(&segments, query, body) {
+        return export;
     }
     if post {
         return Err(TileError::MethodNotAllowed("POST".to_owned()));
@@ -246,6 +246,9 @@ pub fn parse(path: &str, query: &str) -> Result<Route, TileError> {
     let segments = decoded_segments(path);
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     let not_found = || TileError::NotFound(format!("no route for {path}"));
+    if let Some(export) = export_route(&segments, query, None) {
+        return export;
+    }
     match segs.as_slice() {
         ["health"] => Ok(Route::Health),
         ["colormaps"] => Ok(Route::Colormaps),
@@ -285,7 +288,6 @@ pub fn parse(path: &str, query: &str) -> Result<Route, TileError> {
             point: pixel_point(x, y, query)?,
             query: algebra_query(query, QueryKind::Pixel)?,
         })),
-        ["export", file] => Ok(Route::Export(export_request(file, query, None)?)),
         _ => Err(not_found()),
     }
 }

@@ -228,6 +228,7 @@ impl<B: Bucket> Service<B> {
             Route::Pixel(p) => self.pixel(p, req).await,
             Route::Statistics(s) => self.statistics(s, req).await,
             Route::Export(e) => self.export(e, req).await,
+            Route::FormulaExport(e) => self.formula_export(e, req).await,
         }
     }
 

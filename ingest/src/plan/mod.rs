@@ -61,6 +61,9 @@ pub struct SourceHeader {
     pub photometric_rgb: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub palette: Option<Vec<[u8; 4]>>,
+    /// The first band's unit from GDAL's metadata (`m`, `ft`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 impl SourceHeader {
@@ -83,6 +86,7 @@ impl SourceHeader {
             resolution: source.native_resolution_3857(),
             photometric_rgb: info.photometric_rgb,
             palette: info.palette.clone(),
+            unit: info.unit.clone(),
         })
     }
 
@@ -423,6 +427,7 @@ pub(crate) mod tests {
             resolution: res,
             photometric_rgb: false,
             palette: None,
+            unit: None,
         }
     }
 

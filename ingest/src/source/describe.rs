@@ -229,3 +229,48 @@ pub(super) fn mask_kind(internal: bool, alpha: Option<usize>) -> MaskKind {
         (false, None) => MaskKind::None,
     }
 }
+
+/// The unit of the first band from GDAL's metadata (`<Item name="UNITTYPE" sample="0"
+/// role="unittype">m</Item>`, what `gdal_edit.py -units` and rasterio's `units` write).
+/// A plain scan rather than an XML parser: one attribute of one element, and the text is
+/// untrusted, so the answer is bounded (64 printable characters) and anything odd is `None`.
+pub fn unit(ifd: &Ifd) -> Option<String> {
+    unit_in_metadata(ifd.gdal_metadata.as_deref()?)
+}
+
+fn unit_in_metadata(xml: &str) -> Option<String> {
+    let first_band = |item: &&str| {
+        item.contains("role=\"unittype\"")
+            && (item.contains("sample=\"0\"") || !item.contains("sample=\""))
+    };
+    let item = xml.split("<Item").find(first_band)?;
+    let text = item.split_once('>')?.1.split_once("</Item>")?.0.trim();
+    let printable = text.chars().all(|c| c.is_ascii_graphic() || c == ' ');
+    (!text.is_empty() && text.len() <= 64 && printable).then(|| text.to_owned())
+}
+
+#[cfg(test)]
+mod unit_tests {
+    use super::unit_in_metadata;
+
+    #[test]
+    fn the_first_bands_unit_type_is_read() {
+        let xml = r#"<GDALMetadata>
+  <Item name="STATISTICS_MAX" sample="0">12</Item>
+  <Item name="UNITTYPE" sample="1" role="unittype">cm</Item>
+  <Item name="UNITTYPE" sample="0" role="unittype">ft</Item>
+</GDALMetadata>"#;
+        assert_eq!(unit_in_metadata(xml).as_deref(), Some("ft"));
+        let dataset =
+            r#"<GDALMetadata><Item name="UNITTYPE" role="unittype"> m </Item></GDALMetadata>"#;
+        assert_eq!(unit_in_metadata(dataset).as_deref(), Some("m"));
+        for bad in [
+            "<GDALMetadata></GDALMetadata>",
+            r#"<Item name="UNITTYPE" sample="0" role="unittype"></Item>"#,
+            r#"<Item name="UNITTYPE" sample="0" role="unittype">m"#,
+            "<Item role=\"unittype\">a\u{7}b</Item>",
+        ] {
+            assert_eq!(unit_in_metadata(bad), None, "{bad}");
+        }
+    }
+}

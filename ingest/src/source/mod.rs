@@ -21,7 +21,7 @@
 
 mod cache;
 mod crs;
-mod describe;
+pub(crate) mod describe;
 mod error;
 mod footprint;
 mod geokeys;
@@ -96,6 +96,8 @@ pub struct SourceInfo {
     pub palette: Option<Vec<[u8; 4]>>,
     pub geo: GeoTransform,
     pub crs: Crs,
+    /// The first band's unit from GDAL's metadata (`m`, `ft`, ...), if any.
+    pub unit: Option<String>,
 }
 
 /// An open source file. Cheap to clone; shareable between threads.
@@ -178,6 +180,7 @@ impl Source {
             palette: describe::palette(main_ifd),
             geo,
             crs,
+            unit: describe::unit(main_ifd),
         };
         let shared = Shared {
             path: path_buf,

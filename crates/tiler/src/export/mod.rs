@@ -1,5 +1,7 @@
 //! `/export/{layer}.{tif,png,jpg}`: the pixels of a box (or a POSTed polygon's box)
 //! stitched from the XYZ tiles of one zoom (GeoPySpark's `stitch`, TiTiler's `/bbox`).
+//! `/export.{tif,png,jpg}?layers=...&formula=...` (`formula`) does the same with a
+//! formula's result tiles; the canvas, the plan and the reply here serve both.
 //!
 //! Three steps, as everywhere in this crate: plan (`plan`: the query, the pixel window,
 //! the zoom under the size limits; every 400 is raised here, after the manifest and before
@@ -8,20 +10,24 @@
 //! on bytes; a GeoTIFF's finished strips are compressed and freed while later rows read).
 
 mod encode;
+mod formula;
 mod mask;
 mod plan;
 mod raw;
 mod stitch;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use futures_util::{StreamExt, stream};
 use tilefn_catalog::Datatype;
-use tilefn_geometry::{Input, Limits, parse_text};
-use tilefn_raster::{Block, TILE_SIZE, TileCoord};
+use tilefn_geometry::{Crs, Input, Limits, parse_text};
+use tilefn_raster::{Block, Bounds, DataType, TILE_SIZE, TileCoord};
+use tilefn_render::{Enhancement, Rgba};
 use tilefn_storage::Bucket;
 
 use self::encode::TiffEncoder;
+pub use self::formula::{FormulaExportRequest, formula_export_request};
 use self::mask::Mask;
 pub use self::plan::{ExportQuery, MAX_EXPORT_BYTES, MAX_EXPORT_SIDE, Window, export_query};
 use self::raw::RawCanvas;
@@ -31,7 +37,7 @@ use crate::etag;
 use crate::layer::{Layer, Legend};
 use crate::paint::{Painter, finish};
 use crate::read::decode_fetched;
-use crate::route::{Format, StyleQuery, stem_and_format, style_query};
+use crate::route::{Format, Route, StyleQuery, stem_and_format, style_query};
 use crate::service::{Caching, Reply};
 use crate::zonal::body_text;
 use crate::{Request, Service, TileError};
@@ -52,6 +58,28 @@ pub struct ExportRequest {
     pub input: Option<Input>,
 }
 
+/// The export routes of a request's path segments: `/export/{layer}.{ext}` and the
+/// formula's `/export.{ext}`; `None` for any other path. `body` is a POST's.
+pub fn export_route(
+    segments: &[String],
+    query: &str,
+    body: Option<&[u8]>,
+) -> Option<Result<Route, TileError>> {
+    match segments {
+        [first, file] if first == "export" => {
+            Some(export_request(file, query, body).map(Route::Export))
+        }
+        [file]
+            if file
+                .split_once('.')
+                .is_some_and(|(stem, _)| stem == "export") =>
+        {
+            Some(formula_export_request(file, query, body).map(Route::FormulaExport))
+        }
+        _ => None,
+    }
+}
+
 /// Parses `/export/{file}`, its query and a POST's `body`: `file` is
 /// `{layer}.{tif|png|jpg|jpeg}`.
 pub fn export_request(
@@ -61,22 +89,34 @@ pub fn export_request(
 ) -> Result<ExportRequest, TileError> {
     let (id, format) = stem_and_format(file)?;
     let query_params = export_query(query)?;
-    let input = match body {
-        Some(bytes) => {
-            let text = body_text(bytes)?;
-            let input = parse_text(&text, query_params.crs, &Limits::default())
-                .map_err(|e| TileError::bad("body", e.to_string()))?;
-            Some(input)
-        }
-        None => None,
-    };
     Ok(ExportRequest {
         layer: crate::route::layer_id(id)?,
         format,
+        input: polygon_body(body, query_params.crs)?,
         query: query_params,
         style: style_query(query)?,
-        input,
     })
+}
+
+/// A POST's polygons (GeoJSON or WKT in `crs`); `None` for a GET.
+fn polygon_body(body: Option<&[u8]>, crs: Crs) -> Result<Option<Input>, TileError> {
+    let Some(bytes) = body else {
+        return Ok(None);
+    };
+    let text = body_text(bytes)?;
+    parse_text(&text, crs, &Limits::default())
+        .map(Some)
+        .map_err(|e| TileError::bad("body", e.to_string()))
+}
+
+/// What a GeoTIFF export stores: its samples' type and count and how validity is written.
+struct RawSamples {
+    bands: usize,
+    dtype: DataType,
+    /// `None`: an internal mask marks validity.
+    nodata: Option<f64>,
+    /// Overviews pick a pixel rather than average (no class is invented).
+    categorical: bool,
 }
 
 /// What the read tiles are stitched into: raw samples with the encoder that takes each
@@ -84,6 +124,89 @@ pub fn export_request(
 enum Canvas {
     Raw(RawCanvas, Box<TiffEncoder>),
     Image(ImageCanvas),
+}
+
+impl Canvas {
+    /// An empty canvas of the window: raw `samples` for a GeoTIFF, else painted pixels.
+    fn new(format: Format, window: &Window, samples: &RawSamples) -> Result<Canvas, TileError> {
+        let (w, h) = (window.width as usize, window.height as usize);
+        if format != Format::Tiff {
+            return Ok(Canvas::Image(ImageCanvas::new(w, h)));
+        }
+        let fill = samples.nodata.unwrap_or(0.0);
+        let raw = RawCanvas::new(w, h, samples.bands, samples.dtype, fill);
+        let encoder = TiffEncoder::new(&raw, window, samples.categorical, samples.nodata)?;
+        Ok(Canvas::Raw(raw, Box::new(encoder)))
+    }
+
+    /// Pastes a read tile (`paint` colours it for PNG and JPEG), then clears its pixels
+    /// outside the POSTed polygons.
+    fn paste(
+        &mut self,
+        o: stitch::Overlap,
+        block: &Block,
+        paint: impl FnOnce(&Block) -> Result<Rgba, TileError>,
+        mask: Option<&Mask>,
+    ) -> Result<(), TileError> {
+        match self {
+            Canvas::Raw(raw, _) => raw.paste(o, block),
+            Canvas::Image(img) => img.paste(o, &paint(block)?),
+        }
+        for (row, cols) in mask.into_iter().flat_map(|m| mask::outside(m, o)) {
+            for col in cols {
+                match self {
+                    Canvas::Raw(raw, _) => raw.clear(col, row),
+                    Canvas::Image(img) => img.clear(col, row),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every global pixel row above `row_end` is pasted: a GeoTIFF encodes and frees the
+    /// window's strips that lie wholly above it.
+    fn rows_done(&mut self, window: &Window, row_end: u64) -> Result<(), TileError> {
+        if let Canvas::Raw(raw, encoder) = self {
+            let done = row_end.saturating_sub(window.row0);
+            encoder.strips_ready(raw, usize::try_from(done).unwrap_or(usize::MAX))?;
+        }
+        Ok(())
+    }
+
+    /// The encoded file.
+    fn finish(self, format: Format, enhance: &Enhancement) -> Result<Vec<u8>, TileError> {
+        match self {
+            Canvas::Raw(raw, encoder) => encoder.finish(raw),
+            Canvas::Image(img) => finish(img.image, format, enhance),
+        }
+    }
+}
+
+/// The reply of an export whose body `render` makes. A POST (`tag` `None`) is never
+/// cached: its answer depends on the body, which no ETag covers; a GET answers 304 to a
+/// matching `If-None-Match` without rendering.
+async fn export_reply(
+    req: &Request,
+    format: Format,
+    tag: Option<(String, Caching)>,
+    render: impl Future<Output = Result<Vec<u8>, TileError>>,
+) -> Result<Reply, TileError> {
+    let (etag, caching) = match tag {
+        Some((tag, caching)) => {
+            if let Some(not_modified) = Reply::conditional(req, tag.clone(), caching) {
+                return Ok(not_modified);
+            }
+            (Some(tag), caching)
+        }
+        None => (None, Caching::NoStore),
+    };
+    Ok(Reply {
+        status: 200,
+        content_type: Some(format.content_type()),
+        body: render.await?,
+        etag,
+        caching,
+    })
 }
 
 impl<B: Bucket> Service<B> {
@@ -113,47 +236,35 @@ impl<B: Bucket> Service<B> {
         };
         let m = &layer.manifest;
         let painter = Painter::new(m, e.format, &e.style, legend.as_ref().map(|l| &l.value))?;
-        let (window, mask) = plan_export(e, &layer)?;
-        if mask.is_some() {
-            // A POST: the answer depends on the body, which no ETag here covers.
-            let body = self.render_export(&layer, &window, e, &painter, mask.as_ref());
-            return Ok(Reply {
-                status: 200,
-                content_type: Some(e.format.content_type()),
-                body: body.await?,
-                etag: None,
-                caching: Caching::NoStore,
-            });
-        }
-        let caching = match e.style.version {
-            Some(_) => Caching::Immutable,
-            None => Caching::MaxAge(self.config.max_age),
+        let sample_bytes = (m.band_count * m.dtype.size()) as u64;
+        let (window, mask) = plan_window(
+            e.input.as_ref(),
+            &e.query,
+            layer.stored_zooms(),
+            e.format,
+            sample_bytes,
+        )?;
+        let tag = match mask {
+            Some(_) => None,
+            None => {
+                let caching = match e.style.version {
+                    Some(_) => Caching::Immutable,
+                    None => Caching::MaxAge(self.config.max_age),
+                };
+                let tag = etag::strong(&[
+                    "export",
+                    &e.layer,
+                    &m.version,
+                    &window.canonical(),
+                    e.format.ext(),
+                    &e.style.canonical(),
+                    &painter.canonical(),
+                ]);
+                Some((tag, caching))
+            }
         };
-        let tag = etag::strong(&[
-            "export",
-            &e.layer,
-            &m.version,
-            &format!(
-                "{}/{}/{}/{}x{}",
-                window.z, window.col0, window.row0, window.width, window.height
-            ),
-            e.format.ext(),
-            &e.style.canonical(),
-            &painter.canonical(),
-        ]);
-        if let Some(not_modified) = Reply::conditional(req, tag.clone(), caching) {
-            return Ok(not_modified);
-        }
-        let body = self
-            .render_export(&layer, &window, e, &painter, None)
-            .await?;
-        Ok(Reply {
-            status: 200,
-            content_type: Some(e.format.content_type()),
-            body,
-            etag: Some(tag),
-            caching,
-        })
+        let body = self.render_export(&layer, &window, e, &painter, mask.as_ref());
+        export_reply(req, e.format, tag, body).await
     }
 
     /// Reads the window's tiles, stitches and encodes them.
@@ -166,26 +277,16 @@ impl<B: Bucket> Service<B> {
         mask: Option<&Mask>,
     ) -> Result<Vec<u8>, TileError> {
         let m = &layer.manifest;
-        let (w, h) = (window.width as usize, window.height as usize);
-        let mut canvas = match e.format {
-            Format::Tiff => {
-                let fill = m.nodata.unwrap_or(0.0);
-                let raw = RawCanvas::new(w, h, m.band_count, m.dtype, fill);
-                let categorical = m.datatype != Datatype::Continuous;
-                let encoder = TiffEncoder::new(&raw, window, categorical, m.nodata)?;
-                Canvas::Raw(raw, Box::new(encoder))
-            }
-            _ => Canvas::Image(ImageCanvas::new(w, h)),
+        let samples = RawSamples {
+            bands: m.band_count,
+            dtype: m.dtype,
+            nodata: m.nodata,
+            categorical: m.datatype != Datatype::Continuous,
         };
-        let rows: Vec<(u64, Vec<TileCoord>)> = window_tiles(window)
+        let mut canvas = Canvas::new(e.format, window, &samples)?;
+        let rows: Vec<(u64, Vec<TileCoord>)> = window_tiles(window, mask)
             .into_iter()
-            .map(|(ty, row)| {
-                let row = row
-                    .into_iter()
-                    .filter(|t| layer.covers(*t) && mask::wanted(mask, *t))
-                    .collect();
-                (ty, row)
-            })
+            .map(|(ty, row)| (ty, row.into_iter().filter(|t| layer.covers(*t)).collect()))
             .collect();
         // A tile row is one coalesced read per COG, still compressed; the next row is read
         // while this one is decoded, pasted (one block at a time) and encoded.
@@ -201,66 +302,42 @@ impl<B: Bucket> Service<B> {
                     continue;
                 };
                 if let Some(block) = decode_fetched(layer, tile, BandMask::ALL)? {
-                    paste(&mut canvas, o, &block, painter, mask)?;
+                    canvas.paste(o, &block, |b| painter.paint(b), mask)?;
                 }
             }
             // Window rows above the next tile row are complete: encode and free them.
-            if let Canvas::Raw(raw, encoder) = &mut canvas {
-                let below = ((ty + 1) * u64::from(TILE_SIZE)).saturating_sub(window.row0);
-                encoder.strips_ready(raw, usize::try_from(below).unwrap_or(usize::MAX))?;
-            }
+            canvas.rows_done(window, (ty + 1) * u64::from(TILE_SIZE))?;
         }
-        match canvas {
-            Canvas::Raw(raw, encoder) => encoder.finish(raw),
-            Canvas::Image(img) => finish(img.image, e.format, &e.style.enhance),
-        }
+        canvas.finish(e.format, &e.style.enhance)
     }
 }
 
-/// Pastes a read tile, then clears its pixels outside the POSTed polygons.
-fn paste(
-    canvas: &mut Canvas,
-    o: stitch::Overlap,
-    block: &Block,
-    painter: &Painter,
-    mask: Option<&Mask>,
-) -> Result<(), TileError> {
-    match canvas {
-        Canvas::Raw(raw, _) => raw.paste(o, block),
-        Canvas::Image(img) => img.paste(o, &painter.paint(block)?),
-    }
-    for (row, cols) in mask.into_iter().flat_map(|m| mask::outside(m, o)) {
-        for col in cols {
-            match canvas {
-                Canvas::Raw(raw, _) => raw.clear(col, row),
-                Canvas::Image(img) => img.clear(col, row),
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The window, and for a POST the polygons' pixels in it: every 400 of an export.
-fn plan_export(e: &ExportRequest, layer: &Layer) -> Result<(Window, Option<Mask>), TileError> {
-    let m = &layer.manifest;
-    let bbox = match &e.input {
-        Some(input) => mask::polygon_box(input, e.query.bbox)?,
-        None => e.query.bbox.ok_or_else(|| {
+/// The window and, for a POST, the polygons' pixels in it: every 400 of an export's size.
+/// `zooms` are the stored zooms to choose from, `sample_bytes` a GeoTIFF pixel's bytes.
+fn plan_window(
+    input: Option<&Input>,
+    query: &ExportQuery,
+    zooms: (u8, u8),
+    format: Format,
+    sample_bytes: u64,
+) -> Result<(Window, Option<Mask>), TileError> {
+    let bbox: Bounds = match input {
+        Some(input) => mask::polygon_box(input, query.bbox)?,
+        None => query.bbox.ok_or_else(|| {
             TileError::bad("bbox", "required: minx,miny,maxx,maxy (or POST a polygon)")
         })?,
     };
-    let sample_bytes = (m.band_count * m.dtype.size()) as u64;
-    let zooms = layer.stored_zooms();
-    let window = plan::choose(&bbox, e.query.zoom, zooms, e.format, sample_bytes)?;
-    let mask = match &e.input {
+    let window = plan::choose(&bbox, query.zoom, zooms, format, sample_bytes)?;
+    let mask = match input {
         Some(input) => Some(Mask::new(input, &window)?),
         None => None,
     };
     Ok((window, mask))
 }
 
-/// The tiles of the window's zoom under it: each tile row (its `y`) and its tiles.
-fn window_tiles(w: &Window) -> Vec<(u64, Vec<TileCoord>)> {
+/// The tiles of the window's zoom under it that may hold a kept pixel (all of them
+/// without a mask): each tile row (its `y`) and its tiles.
+fn window_tiles(w: &Window, mask: Option<&Mask>) -> Vec<(u64, Vec<TileCoord>)> {
     let ts = u64::from(TILE_SIZE);
     if w.width == 0 || w.height == 0 {
         return Vec::new();
@@ -271,6 +348,7 @@ fn window_tiles(w: &Window) -> Vec<(u64, Vec<TileCoord>)> {
         .map(|y| {
             let row = (x0..=x1)
                 .filter_map(|x| TileCoord::checked(u32::from(w.z), x, y))
+                .filter(|t| mask::wanted(mask, *t))
                 .collect();
             (y, row)
         })

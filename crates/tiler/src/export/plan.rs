@@ -148,6 +148,14 @@ impl Window {
         }
     }
 
+    /// `z/col0/row0/WxH`: the pixels an ETag names, whatever box spelled them.
+    pub fn canonical(&self) -> String {
+        format!(
+            "{}/{}/{}/{}x{}",
+            self.z, self.col0, self.row0, self.width, self.height
+        )
+    }
+
     /// Pixel size, metres.
     pub fn resolution(&self) -> f64 {
         2.0 * ORIGIN_SHIFT / (u64::from(TILE_SIZE) << self.z) as f64

@@ -92,7 +92,7 @@ pub fn decode_export(bytes: &[u8]) -> Result<Decoded, BoxError> {
 
 /// A `bbox=` in EPSG:3857 for global pixels `cols` x `rows` of zoom `z` (edges on pixel
 /// boundaries).
-fn bbox(z: u8, cols: (u64, u64), rows: (u64, u64)) -> String {
+pub fn bbox(z: u8, cols: (u64, u64), rows: (u64, u64)) -> String {
     let res = resolution(z);
     let x = |c: u64| -ORIGIN_SHIFT + c as f64 * res;
     let y = |r: u64| ORIGIN_SHIFT - r as f64 * res;
@@ -230,44 +230,58 @@ async fn masked_integer_layers_export_an_internal_mask() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn png_equals_the_stitched_tile_pngs() -> TestResult {
-    let (svc, _) = setup(&[float_layer("f")]).await?;
-    let (cols, rows) = ((4600, 4620), (3320, 3340));
+/// Asserts that `{path}.png?{query}` of global pixels `cols` x `rows` of zoom 5 equals the
+/// PNG tiles `tile_url(t)` stitched, and that `{path}.jpg` is a JPEG.
+pub async fn assert_image_exports(
+    svc: &Svc,
+    path: &str,
+    query: &str,
+    (cols, rows): ((u64, u64), (u64, u64)),
+    tile_url: impl Fn(TileCoord) -> String,
+) -> TestResult {
+    let window = bbox(5, cols, rows);
     let r = svc
-        .handle(&get(&format!(
-            "/export/f.png?{}&colormap_name=viridis",
-            bbox(5, cols, rows)
-        )))
+        .handle(&get(&format!("{path}.png?{query}&{window}")))
         .await;
     assert_eq!(r.status, 200, "{}", error_message(&r));
     assert_eq!(r.header("content-type"), Some("image/png"));
+    let jpeg = svc
+        .handle(&get(&format!("{path}.jpg?{query}&{window}")))
+        .await;
+    assert_eq!(
+        (jpeg.status, jpeg.header("content-type")),
+        (200, Some("image/jpeg"))
+    );
     let (w, h, rgba) = decode_png(&r.body)?;
-    assert_eq!((w, h), (20, 20));
+    let (width, height) = (cols.1 - cols.0, rows.1 - rows.0);
+    assert_eq!((u64::from(w), u64::from(h)), (width, height));
     let mut tiles = std::collections::HashMap::new();
-    for y in 0..20u64 {
-        for x in 0..20u64 {
+    for y in 0..height {
+        for x in 0..width {
             let (gx, gy) = (cols.0 + x, rows.0 + y);
             let t = TileCoord::new(5, (gx / 256) as u32, (gy / 256) as u32);
             if let std::collections::hash_map::Entry::Vacant(slot) = tiles.entry(t) {
-                let url = format!("/tiles/f/{t}.png?colormap_name=viridis");
-                let tile = svc.handle(&get(&url)).await;
+                let tile = svc.handle(&get(&tile_url(t))).await;
                 slot.insert(decode_png(&tile.body)?.2);
             }
             let tile = tiles.get(&t).ok_or("tile")?;
             let s = (((gy % 256) * 256 + gx % 256) * 4) as usize;
-            let d = ((y * 20 + x) * 4) as usize;
+            let d = ((y * width + x) * 4) as usize;
             assert_eq!(&rgba[d..d + 4], &tile[s..s + 4], "pixel {gx},{gy}");
         }
     }
-    let r = svc
-        .handle(&get(&format!("/export/f.jpg?{}", bbox(5, cols, rows))))
-        .await;
-    assert_eq!(
-        (r.status, r.header("content-type")),
-        (200, Some("image/jpeg"))
-    );
     Ok(())
+}
+
+#[tokio::test]
+async fn png_equals_the_stitched_tile_pngs() -> TestResult {
+    let (svc, _) = setup(&[float_layer("f")]).await?;
+    let window = ((4600, 4620), (3320, 3340));
+    let style = "colormap_name=viridis";
+    assert_image_exports(&svc, "/export/f", style, window, |t| {
+        format!("/tiles/f/{t}.png?{style}")
+    })
+    .await
 }
 
 #[tokio::test]
@@ -289,6 +303,21 @@ async fn a_large_export_is_a_tiled_cog_with_overviews() -> TestResult {
     assert!(first_data.is_some_and(|o| *o > d.tiff.ifds[2].offset));
     assert!(d.tiff.ifds[0].tile_offsets.contains(&0));
     Ok(())
+}
+
+/// Asserts each `(url, status, message)`: a GET of `url` answers `status` with an error
+/// message containing `message`.
+pub async fn assert_errors(svc: &Svc, cases: &[(impl AsRef<str>, u16, &str)]) {
+    for (url, status, message) in cases {
+        let url = url.as_ref();
+        let r = svc.handle(&get(url)).await;
+        assert_eq!(r.status, *status, "{url}: {}", error_message(&r));
+        assert!(
+            error_message(&r).contains(message),
+            "{url}: {}",
+            error_message(&r)
+        );
+    }
 }
 
 #[tokio::test]
@@ -341,15 +370,7 @@ async fn hostile_input_is_a_400_or_404_never_a_5xx() -> TestResult {
         ),
         ("/export/f.png?bbox=0,0,1,1&rescale=1", 400, "rescale"),
     ];
-    for (url, status, message) in cases {
-        let r = svc.handle(&get(url)).await;
-        assert_eq!(r.status, *status, "{url}: {}", error_message(&r));
-        assert!(
-            error_message(&r).contains(message),
-            "{url}: {}",
-            error_message(&r)
-        );
-    }
+    assert_errors(&svc, cases).await;
     // Outside the layer: a valid, all-nodata file without a tile read.
     svc.bucket().reset();
     let r = svc.handle(&get(&format!("/export/f.tif?{ok}"))).await;
@@ -388,7 +409,7 @@ async fn etags_name_the_pixels_not_the_spelling() -> TestResult {
 }
 
 /// A POST of `body` to `url`.
-fn post(url: &str, body: &str) -> Request {
+pub fn post(url: &str, body: &str) -> Request {
     Request {
         method: "POST".into(),
         body: body.as_bytes().to_vec(),
@@ -397,7 +418,7 @@ fn post(url: &str, body: &str) -> Request {
 }
 
 /// A GeoJSON polygon ring in EPSG:3857 of global pixel corners of zoom 5.
-fn ring(cols: (f64, f64), rows: (f64, f64)) -> String {
+pub fn ring(cols: (f64, f64), rows: (f64, f64)) -> String {
     let res = resolution(5);
     let p = |c: f64, r: f64| format!("[{},{}]", -ORIGIN_SHIFT + c * res, ORIGIN_SHIFT - r * res);
     let (c0, c1, r0, r1) = (cols.0, cols.1, rows.0, rows.1);
@@ -411,21 +432,45 @@ fn ring(cols: (f64, f64), rows: (f64, f64)) -> String {
     )
 }
 
+/// A square polygon with a square hole, in global pixel columns and rows of zoom 5.
+pub struct HoledSquare {
+    pub outer: ((f64, f64), (f64, f64)),
+    pub hole: ((f64, f64), (f64, f64)),
+}
+
+/// Edges 0.3 px off the pixel boundaries (no centre ties), across tile boundaries (4608,
+/// 3328) and the float layer's north edge (3277); its box's pixels are 4550..4650 x
+/// 3260..3360.
+pub const HOLED_SQUARE: HoledSquare = HoledSquare {
+    outer: ((4550.3, 4650.3), (3260.3, 3360.3)),
+    hole: ((4580.3, 4620.3), (3300.3, 3340.3)),
+};
+
+impl HoledSquare {
+    /// The GeoJSON polygon, EPSG:3857.
+    pub fn geojson(&self) -> String {
+        let (outer, hole) = (self.outer, self.hole);
+        format!(
+            r#"{{"type": "Polygon", "coordinates": [{}, {}]}}"#,
+            ring(outer.0, outer.1),
+            ring(hole.0, hole.1)
+        )
+    }
+
+    /// Whether the centre of global pixel (`gx`, `gy`) lies inside the polygon.
+    pub fn keeps(&self, gx: u64, gy: u64) -> bool {
+        let (cx, cy) = (gx as f64 + 0.5, gy as f64 + 0.5);
+        let inside =
+            |(cs, rs): ((f64, f64), (f64, f64))| cx > cs.0 && cx < cs.1 && cy > rs.0 && cy < rs.1;
+        inside(self.outer) && !inside(self.hole)
+    }
+}
+
 #[tokio::test]
 async fn a_posted_polygon_masks_the_pixels_outside_it() -> TestResult {
     let layer = float_layer("f");
     let (svc, _) = setup(std::slice::from_ref(&layer)).await?;
-    // A square with a square hole; edges 0.3 px off the pixel boundaries (no centre ties),
-    // across tile boundaries (4608, 3328) and the data's north edge (3277).
-    let (outer, hole) = (
-        ((4550.3, 4650.3), (3260.3, 3360.3)),
-        ((4580.3, 4620.3), (3300.3, 3340.3)),
-    );
-    let body = format!(
-        r#"{{"type": "Polygon", "coordinates": [{}, {}]}}"#,
-        ring(outer.0, outer.1),
-        ring(hole.0, hole.1)
-    );
+    let body = HOLED_SQUARE.geojson();
     let r = svc.handle(&post("/export/f.tif?crs=3857", &body)).await;
     assert_eq!(r.status, 200, "{}", error_message(&r));
     assert_eq!(r.header("etag"), None);
@@ -433,15 +478,11 @@ async fn a_posted_polygon_masks_the_pixels_outside_it() -> TestResult {
     let d = decode_export(&r.body)?;
     // The polygon's box: centres from 4550.5 to 4649.5.
     assert_eq!((d.width, d.height), (100, 100));
-    let inside = |c: f64, r: f64, (cs, rs): ((f64, f64), (f64, f64))| {
-        c > cs.0 && c < cs.1 && r > rs.0 && r < rs.1
-    };
     let (mut kept, mut masked) = (0, 0);
     for y in 0..d.height {
         for x in 0..d.width {
             let (gx, gy) = (4550 + x as u64, 3260 + y as u64);
-            let (cx, cy) = (gx as f64 + 0.5, gy as f64 + 0.5);
-            let keep = inside(cx, cy, outer) && !inside(cx, cy, hole);
+            let keep = HOLED_SQUARE.keeps(gx, gy);
             let want = match layer.value_at(5, gx, gy).filter(|_| keep) {
                 Some(v) => {
                     kept += 1;

@@ -3,6 +3,7 @@
 mod algebra;
 mod budget;
 mod export;
+mod export_formula;
 mod http;
 mod quantiles;
 mod statistics;

@@ -321,3 +321,91 @@ async fn costs_and_parameters_are_400s_before_any_read() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn elevations_in_feet_are_converted_by_the_manifest_unit() -> TestResult {
+    let layer = SyntheticLayer {
+        unit: Some("ft".to_owned()),
+        ..hills_layer()
+    };
+    let (svc, _) = setup(std::slice::from_ref(&layer)).await?;
+    let slope = |extra: &str| {
+        get(&format!(
+            "/algebra/5/20/12.tif?layers=a=dem&formula=slope(a){extra}"
+        ))
+    };
+    let mut tiles = Vec::new();
+    for extra in ["", "&z_factor=0.3048", "&z_factor=1"] {
+        let r = svc.handle(&slope(extra)).await;
+        assert_eq!(r.status, 200, "{}", error_message(&r));
+        let bits: Vec<u64> = decode_geotiff(&r.body)?
+            .2
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        tiles.push(bits);
+    }
+    assert!(tiles[0] == tiles[1], "the unit gives z_factor 0.3048");
+    assert!(tiles[0] != tiles[2], "z_factor= overrides the unit");
+    Ok(())
+}
+
+#[tokio::test]
+async fn statistics_of_a_neighbourhood_formula_use_the_halo() -> TestResult {
+    let layer = hills_layer();
+    let (svc, _) = setup(std::slice::from_ref(&layer)).await?;
+    // A box exactly over z5 tile (20, 12): at zoom 5 its pixels are the tile's.
+    let t = TileCoord::new(5, 20, 12);
+    let b = tile_bounds(t);
+    let geom = format!(
+        "POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))",
+        w = b.min_x,
+        s = b.min_y,
+        e = b.max_x,
+        n = b.max_y
+    )
+    .replace(' ', "%20");
+    let url = format!("/statistics?layers=a=dem&formula=slope(a)&crs=3857&zoom=5&geom={geom}");
+    let r = svc.handle(&get(&url)).await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    let v: serde_json::Value = serde_json::from_slice(&r.body)?;
+    let tile = svc
+        .handle(&get(&format!(
+            "/algebra/{t}.tif?layers=a=dem&formula=slope(a)"
+        )))
+        .await;
+    let (_, _, values, _) = decode_geotiff(&tile.body)?;
+    let valid: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    assert_eq!(v["bands"][0]["count"].as_u64(), Some(valid.len() as u64));
+    let max = valid.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let got = v["bands"][0]["max"].as_f64().ok_or("max")?;
+    assert_eq!(got as f32, max as f32, "the maximum slope, halo included");
+    // A neighbourhood over many tiles costs more: over the whole layer at zoom 5 (20 tiles)
+    // a 9×9 median passes the limit, a 400 before any read; without `zoom=` a coarser
+    // zoom is chosen that fits.
+    let (a, c) = (
+        tile_bounds(TileCoord::new(5, 18, 11)),
+        tile_bounds(TileCoord::new(5, 22, 14)),
+    );
+    let wide = format!(
+        "POLYGON(({w} {s},{e} {s},{e} {n},{w} {n},{w} {s}))",
+        w = a.min_x,
+        s = c.min_y,
+        e = c.max_x,
+        n = a.max_y
+    )
+    .replace(' ', "%20");
+    let heavy = format!("/statistics?layers=a=dem&formula=focal_median(a,9)&crs=3857&geom={wide}");
+    let r = svc.handle(&get(&format!("{heavy}&zoom=5"))).await;
+    assert_eq!(r.status, 400, "{}", error_message(&r));
+    assert!(error_message(&r).contains("neighbourhood work limit"));
+    let r = svc.handle(&get(&heavy)).await;
+    assert_eq!(r.status, 200, "{}", error_message(&r));
+    let v: serde_json::Value = serde_json::from_slice(&r.body)?;
+    assert!(
+        v["zoom"].as_u64().is_some_and(|z| z < 5),
+        "zoom {}",
+        v["zoom"]
+    );
+    Ok(())
+}

@@ -11,7 +11,7 @@ use tilefn_raster::{TILE_SIZE, TileCoord};
 use tilefn_storage::Bucket;
 
 use super::{BandSummary, Extent, StatsRequest, StatsTarget, Wanted, pixel_area, plan};
-use crate::algebra::Layers;
+use crate::algebra::{Layers, formula_zooms, versions};
 use crate::convert::BandMask;
 use crate::etag;
 use crate::layer::Layer;
@@ -82,11 +82,7 @@ impl<B: Bucket> Service<B> {
             }
             StatsTarget::Formula(q) => {
                 let layers = self.bound_layers(q, req.now_ms).await?;
-                let versions: Vec<String> = layers
-                    .iter()
-                    .map(|(id, l)| format!("{id}@{}", l.manifest.version))
-                    .collect();
-                let tag = etag::strong(&["statistics", &s.canonical(), &versions.join(",")]);
+                let tag = etag::strong(&["statistics", &s.canonical(), &versions(&layers)]);
                 if let Some(not_modified) = Reply::conditional(req, tag.clone(), caching) {
                     return Ok(not_modified);
                 }
@@ -158,9 +154,7 @@ impl<B: Bucket> Service<B> {
         let Mode::Formula(expr) = &q.mode else {
             return Err(TileError::bad("formula", "required"));
         };
-        let zooms = layers.values().map(|l| l.stored_zooms());
-        let min_zoom = zooms.clone().map(|z| z.0).max().unwrap_or(0);
-        let max_zoom = zooms.map(|z| z.1).max().unwrap_or(0).max(min_zoom);
+        let (min_zoom, max_zoom) = formula_zooms(layers);
         let covers = |t: TileCoord| layers.values().any(|l| l.covers(t));
         let mut top = max_zoom;
         // The deepest zoom within the statistics budget whose neighbourhood work fits too:

@@ -5,7 +5,8 @@
 //! compute exactly what any tile must contain. Pixels whose centre lies outside the layer's
 //! box are nodata (or transparent alpha), so edge tiles are partial.
 //!
-//! Available in this crate's tests and with the `testkit` feature.
+//! Available in this crate's tests and with the `testkit` feature. [`CountingBucket`]
+//! (`counting.rs`) counts the reads a request makes.
 
 use std::error::Error;
 
@@ -25,6 +26,9 @@ use tilefn_raster::{Block, Bounds, DataType, TILE_SIZE, TileCoord};
 use tilefn_storage::Bucket;
 
 use crate::Request;
+
+mod counting;
+pub use counting::{CountingBucket, Counts, Tally};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -59,6 +63,8 @@ pub struct SyntheticLayer {
     /// Also write the pinned copy `layers/<id>/v/<version>/manifest.json`.
     pub pinned_copy: bool,
     pub legend: Option<serde_json::Value>,
+    /// The bands' unit in the manifest (`m`, `ft`).
+    pub unit: Option<String>,
 }
 
 /// A box inside tile z3 (4, 3), 30 %..80 % across and 20 %..70 % down: at zoom 5 it touches
@@ -94,6 +100,7 @@ pub fn float_layer(id: &str) -> SyntheticLayer {
         external: false,
         pinned_copy: true,
         legend: None,
+        unit: None,
     }
 }
 
@@ -437,6 +444,7 @@ impl SyntheticLayer {
             index: band,
             dtype: self.dtype,
             nodata: self.nodata,
+            unit: self.unit.clone(),
             stats: (count > 0).then(|| BandStats {
                 count,
                 min: lo,
@@ -520,137 +528,4 @@ pub async fn publish_to_dir(
 /// Stores a legend at `legends/<name>.json`.
 pub fn legend_key(name: &str) -> String {
     format!("legends/{name}.json")
-}
-
-/// Counts what reaches a bucket: whole-object `get`s and data reads on the objects it hands
-/// out (`read_range`, `read_ranges`, `read_prefix`, `read_range_if_match`), for request
-/// budget tests ("a warm tile costs one range read").
-#[derive(Debug)]
-pub struct CountingBucket<B> {
-    inner: B,
-    counts: std::sync::Arc<Counts>,
-}
-
-/// The counters of a [`CountingBucket`].
-#[derive(Debug, Default)]
-pub struct Counts {
-    gets: std::sync::atomic::AtomicU64,
-    reads: std::sync::atomic::AtomicU64,
-}
-
-/// A snapshot of [`Counts`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Tally {
-    pub gets: u64,
-    pub reads: u64,
-}
-
-impl<B> CountingBucket<B> {
-    pub fn new(inner: B) -> Self {
-        CountingBucket {
-            inner,
-            counts: std::sync::Arc::default(),
-        }
-    }
-
-    pub fn inner(&self) -> &B {
-        &self.inner
-    }
-
-    /// The counts so far.
-    pub fn tally(&self) -> Tally {
-        use std::sync::atomic::Ordering::Relaxed;
-        Tally {
-            gets: self.counts.gets.load(Relaxed),
-            reads: self.counts.reads.load(Relaxed),
-        }
-    }
-
-    /// Zeroes the counts.
-    pub fn reset(&self) {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.counts.gets.store(0, Relaxed);
-        self.counts.reads.store(0, Relaxed);
-    }
-}
-
-#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
-#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
-impl<B: Bucket> Bucket for CountingBucket<B> {
-    async fn get(
-        &self,
-        key: &str,
-        max_len: u64,
-    ) -> tilefn_storage::Result<Option<tilefn_storage::Fetched>> {
-        self.counts
-            .gets
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.inner.get(key, max_len).await
-    }
-
-    fn object(
-        &self,
-        key: &str,
-        etag: Option<&str>,
-    ) -> std::sync::Arc<dyn tilefn_storage::RangeRead> {
-        std::sync::Arc::new(CountedObject {
-            inner: self.inner.object(key, etag),
-            counts: std::sync::Arc::clone(&self.counts),
-        })
-    }
-
-    async fn list_dirs(&self, prefix: &str) -> tilefn_storage::Result<Vec<String>> {
-        self.inner.list_dirs(prefix).await
-    }
-}
-
-#[derive(Debug)]
-struct CountedObject {
-    inner: std::sync::Arc<dyn tilefn_storage::RangeRead>,
-    counts: std::sync::Arc<Counts>,
-}
-
-impl CountedObject {
-    fn count(&self) {
-        self.counts
-            .reads
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
-#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
-impl tilefn_storage::RangeRead for CountedObject {
-    async fn len(&self) -> tilefn_storage::Result<u64> {
-        self.inner.len().await
-    }
-    async fn read_range(
-        &self,
-        range: std::ops::Range<u64>,
-    ) -> tilefn_storage::Result<bytes::Bytes> {
-        self.count();
-        self.inner.read_range(range).await
-    }
-    async fn read_ranges(
-        &self,
-        ranges: &[std::ops::Range<u64>],
-    ) -> tilefn_storage::Result<Vec<bytes::Bytes>> {
-        self.count();
-        self.inner.read_ranges(ranges).await
-    }
-    fn etag(&self) -> Option<String> {
-        self.inner.etag()
-    }
-    async fn read_prefix(&self, max_len: u64) -> tilefn_storage::Result<bytes::Bytes> {
-        self.count();
-        self.inner.read_prefix(max_len).await
-    }
-    async fn read_range_if_match(
-        &self,
-        range: std::ops::Range<u64>,
-        etag: &str,
-    ) -> tilefn_storage::Result<bytes::Bytes> {
-        self.count();
-        self.inner.read_range_if_match(range, etag).await
-    }
 }
