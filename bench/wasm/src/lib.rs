@@ -35,6 +35,7 @@ mod exports {
             if_none_match: None,
             now_ms,
             origin: None,
+            body: Vec::new(),
         };
         let out = SERVICE.with(|s| {
             let mut s = s.borrow_mut();
