@@ -12,6 +12,7 @@ import {
 } from "./lib/draw.js";
 import { errorOf, renderAnswer, renderError, statisticsPath } from "./lib/stats.js";
 import { makeExporter } from "./lib/export.js";
+import { makeTerrain, registerDemProtocol } from "./lib/terrain.js";
 
 const $ = (id) => document.getElementById(id);
 const maplibregl = window.maplibregl;
@@ -38,6 +39,8 @@ const map = new maplibregl.Map({
   },
   center: state.view ? [state.view.lng, state.view.lat] : [12, 46.7],
   zoom: state.view ? state.view.zoom : 6,
+  bearing: state.view?.bearing ?? 0,
+  pitch: state.view?.pitch ?? 0,
   // Screenshots in tests read the canvas.
   canvasContextAttributes: { preserveDrawingBuffer: true },
 });
@@ -58,6 +61,16 @@ const exporter = makeExporter({
   },
 });
 const { runExport, exportPolygon, updateExportLink } = exporter;
+// The terrain view (lib/terrain.js): its changes re-render the layer list and controls too.
+registerDemProtocol(maplibregl, () => state.mode);
+const terrain = makeTerrain({
+  state, map, $, layers: () => layers, tileUrl,
+  onChange() {
+    buildLayerList();
+    writeControls();
+    syncMap();
+  },
+});
 
 // Tile failures (a 400 from a bad binding, a wasm error) are shown in the panel and kept for
 // the tests instead of MapLibre's default console.error.
@@ -73,7 +86,7 @@ function setStatus(text) {
 
 function saveHash() {
   const c = map.getCenter();
-  state.view = { lng: c.lng, lat: c.lat, zoom: map.getZoom() };
+  state.view = { lng: c.lng, lat: c.lat, zoom: map.getZoom(), bearing: map.getBearing(), pitch: map.getPitch() };
   history.replaceState(null, "", stateToHash(state));
 }
 map.on("moveend", () => {
@@ -121,6 +134,7 @@ function syncMap() {
     if (map.getSource("algebra")) map.removeSource("algebra");
     $("algebra-status").textContent = "";
   }
+  terrain.sync();
   raiseDrawLayers(map);
   updateShare();
   updateExportLink();
@@ -604,6 +618,7 @@ async function start() {
   if (!layers.some((l) => l.id === state.layer)) state.layer = layers[0]?.id ?? "";
   if (!hadHash && layers[0]) state.visible[layers[0].id] = true;
   buildLayerList();
+  terrain.fillLayers();
   if (!state.view && layers[0]) map.fitBounds(layers[0].bounds, { padding: 40, animate: false });
   if (state.formula) await checkEditor();
   // Probe the wasm package in the background so the notice shows before anyone clicks.

@@ -4,11 +4,10 @@
 // GeoTIFF (decoded by GDAL), so the check is independent of the Rust evaluator.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startWorker, tool } from "./harness.mjs";
+import { centreTile, readTiffs, startWorker, tool } from "./harness.mjs";
 
 const STORE = process.env.TILEFN_TEST_STORE;
 const PYTHON = process.env.TILEFN_PYTHON;
@@ -37,33 +36,11 @@ function get(path, headers = {}) {
   return mf.dispatchFetch(`http://localhost${path}`, { headers });
 }
 
-function centreTile(layer, z) {
-  const [w, s, e, n] = layer.bounds;
-  const lon = (w + e) / 2;
-  const lat = (s + n) / 2;
-  const k = 2 ** z;
-  const rad = (lat * Math.PI) / 180;
-  return {
-    z,
-    x: Math.floor(((lon + 180) / 360) * k),
-    y: Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * k),
-    lon,
-    lat,
-  };
-}
-
 /** Reads a GeoTIFF response with GDAL: [bands][pixels] as numbers (NaN kept), plus nodata. */
 function readTiff(buf, name) {
   const path = join(scratch, name);
   writeFileSync(path, buf);
-  const py = [
-    "import json, sys, rasterio, numpy as np",
-    "with rasterio.open(sys.argv[1]) as d:",
-    "    a = d.read().astype('float64')",
-    "    m = d.read_masks(1)",
-    "    print(json.dumps({'crs': str(d.crs), 'bands': [[None if np.isnan(v) else v for v in b.ravel().tolist()] for b in a], 'mask': (m.ravel() > 0).tolist()}))",
-  ].join("\n");
-  return JSON.parse(execFileSync(PYTHON, ["-c", py, path], { maxBuffer: 64 << 20 }).toString());
+  return readTiffs(PYTHON, [path])[0];
 }
 
 test("NDVI as raw float GeoTIFF equals the formula over the raw bands", async () => {

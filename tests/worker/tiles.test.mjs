@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT, startWorker, tool } from "./harness.mjs";
+import { ROOT, centreTile, startWorker, tool } from "./harness.mjs";
 
 const STORE = process.env.TILEFN_TEST_STORE;
 const PYTHON = process.env.TILEFN_PYTHON;
@@ -35,21 +35,6 @@ after(async () => {
 
 function get(path, headers = {}) {
   return mf.dispatchFetch(`http://localhost${path}`, { headers });
-}
-
-/** The XYZ tile holding (lon, lat) at zoom z. */
-function tileAt(lon, lat, z) {
-  const n = 2 ** z;
-  const rad = (lat * Math.PI) / 180;
-  const x = Math.floor(((lon + 180) / 360) * n);
-  const y = Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * n);
-  return { z, x, y };
-}
-
-/** A tile in the middle of a layer's bounds at zoom z. */
-function centreTile(layer, z) {
-  const [w, s, e, n] = layer.bounds;
-  return tileAt((w + e) / 2, (s + n) / 2, z);
 }
 
 function layer(id) {

@@ -21,7 +21,8 @@ export function defaultState() {
       rescaleHi: "",
       enhance: { color: 1, contrast: 1, brightness: 1, sharpness: 1 },
     },
-    view: null, // {lng, lat, zoom}
+    view: null, // {lng, lat, zoom, bearing, pitch}
+    terrain: null, // the terrain view (lib/terrain.js): {layer, exaggeration}
     polygon: null, // the statistics polygon: a GeoJSON Polygon or MultiPolygon (EPSG:4326)
   };
 }
@@ -40,9 +41,12 @@ export function stateToHash(s) {
   if (s.algebra) p.set("algebra", JSON.stringify(s.algebra));
   p.set("style", JSON.stringify(s.style));
   if (s.view) {
-    const { lng, lat, zoom } = s.view;
-    p.set("view", `${zoom.toFixed(2)}/${lat.toFixed(5)}/${lng.toFixed(5)}`);
+    const { lng, lat, zoom, bearing = 0, pitch = 0 } = s.view;
+    // Bearing and pitch only when the camera is turned or tilted (the terrain view).
+    const turned = bearing || pitch ? `/${bearing.toFixed(1)}/${pitch.toFixed(1)}` : "";
+    p.set("view", `${zoom.toFixed(2)}/${lat.toFixed(5)}/${lng.toFixed(5)}${turned}`);
   }
+  if (s.terrain) p.set("terrain", `${s.terrain.layer}:${s.terrain.exaggeration}`);
   const poly = polygonToText(s.polygon);
   if (poly) p.set("poly", poly);
   return `#${p.toString()}`;
@@ -76,11 +80,20 @@ export function stateFromHash(hash) {
     };
   }
   const view = (p.get("view") || "").split("/").map(Number);
-  if (view.length === 3 && view.every(Number.isFinite)) {
-    s.view = { zoom: view[0], lat: view[1], lng: view[2] };
+  if ((view.length === 3 || view.length === 5) && view.every(Number.isFinite)) {
+    s.view = { zoom: view[0], lat: view[1], lng: view[2], bearing: view[3] ?? 0, pitch: view[4] ?? 0 };
   }
+  s.terrain = terrainFromText(p.get("terrain"));
   s.polygon = polygonFromText(p.get("poly"));
   return s;
+}
+
+/** `dem:1.5` → `{layer: "dem", exaggeration: 1.5}`; null when absent or malformed. */
+function terrainFromText(text) {
+  const [layer, exag] = String(text || "").split(":");
+  const exaggeration = Number(exag || 1);
+  if (!layer || !Number.isFinite(exaggeration) || exaggeration <= 0) return null;
+  return { layer, exaggeration: Math.min(exaggeration, 10) };
 }
 
 /** Polygons with more vertices than this stay out of the hash (a dropped file's parcels). */

@@ -1,5 +1,5 @@
 //! Neighbourhoods of focal operations and the settings of terrain operations: the types the
-//! parser builds and the kernels in [`crate::focal`] and [`crate::terrain`] run.
+//! parser builds and the kernels in `focal` and `terrain` run.
 //!
 //! The shapes are GeoPySpark's (GeoTrellis's `Neighborhood`s), with the same membership
 //! rules: a cell at offset `(dx, dy)` from the focus (x east, y south) belongs to

@@ -1,6 +1,7 @@
-//! Per-tile rendering costs: COG tile decode, viridis paint, PNG and JPEG encode, on a real
-//! float32 DEM (`georust-gdal__dem-hills.tiff` from the shared corpus, 333x218, tiled out to
-//! 256x256 by wrapping rows) and on an edge tile whose bottom rows are nodata.
+//! Per-tile rendering costs: COG tile decode, viridis paint, PNG and JPEG encode, elevations as
+//! raster-dem PNGs (Terrarium, Terrain-RGB), on a real float32 DEM
+//! (`georust-gdal__dem-hills.tiff` from the shared corpus, 333x218, tiled out to 256x256 by
+//! wrapping rows) and on an edge tile whose bottom rows are nodata.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
@@ -8,7 +9,10 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use tilefn_cog::{CogSpec, Compression, Photometric, Predictor};
 use tilefn_raster::{DataType, TileCoord};
-use tilefn_render::{LayerContext, StatsSummary, Style, StyleParams, encode_jpeg, encode_png};
+use tilefn_render::{
+    DemEncoding, LayerContext, StatsSummary, Style, StyleParams, encode_dem_png, encode_jpeg,
+    encode_png,
+};
 
 const N: usize = 256 * 256;
 
@@ -133,6 +137,11 @@ fn benches(c: &mut Criterion) {
                 encode_png(&style.paint(black_box(&values), black_box(&valid), 256, 256)).unwrap()
             })
         });
+        for enc in DemEncoding::ALL {
+            c.bench_function(&format!("png_dem_{}_{name}", enc.name()), |b| {
+                b.iter(|| encode_dem_png(black_box(&values), black_box(&valid), 256, 256, enc))
+            });
+        }
         c.bench_function(&format!("jpeg_q85_viridis_{name}"), |b| {
             b.iter(|| encode_jpeg(black_box(&img), 85).unwrap())
         });

@@ -1,5 +1,6 @@
 //! Rendering of tilefn tiles: django-raster legends and colormaps, matplotlib named
-//! colormaps, grey stretches and RGB composites, then PNG/JPEG/GeoTIFF encoding.
+//! colormaps, grey stretches and RGB composites, then PNG/JPEG/GeoTIFF encoding, and elevations
+//! packed into MapLibre `raster-dem` PNGs (Terrarium, Terrain-RGB).
 //!
 //! A request's style is parsed and compiled once ([`Style::compile`]) into lookup tables or
 //! pre-evaluated key masks; [`Style::paint`] then only indexes tables per pixel. Legend keys
@@ -31,7 +32,7 @@ pub use color::{color_value, hex_to_rgba};
 pub use colormaps::{named_colormap, named_colormaps};
 pub use continuous::{continuous_rgba, rescale_to_channel_range};
 pub use discrete::{KeyCount, MAX_FORMULA_BYTES, MAX_FORMULA_KEYS};
-pub use encode::{encode_geotiff, encode_jpeg, encode_png};
+pub use encode::{DemEncoding, encode_dem_png, encode_geotiff, encode_jpeg, encode_png};
 pub use enhance::{Enhancement, MAX_ENHANCE_FACTOR};
 pub use error::RenderError;
 pub use rgb::render_rgb;

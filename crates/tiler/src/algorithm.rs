@@ -29,7 +29,7 @@ pub fn algorithm_request(
     query: &str,
 ) -> Result<Option<AlgebraRequest>, TileError> {
     let mut algorithm = None;
-    let (mut band, mut azimuth, mut altitude) = (0, None, None);
+    let (mut band, mut azimuth, mut altitude, mut encoded) = (0, None, None, false);
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let value = value.trim();
         match key.as_ref() {
@@ -37,6 +37,7 @@ pub fn algorithm_request(
             "band" => band = integer("band", value)?,
             "azimuth" => azimuth = Some(angle("azimuth", value, 360.0)?),
             "altitude" => altitude = Some(angle("altitude", value, 90.0)?),
+            "encoding" => encoded = true,
             _ => {}
         }
     }
@@ -46,6 +47,14 @@ pub fn algorithm_request(
     let Some((name, colormap, range)) = DEFAULTS.iter().find(|d| d.0 == algorithm) else {
         return Err(TileError::bad("algorithm", "hillshade, slope or aspect"));
     };
+    if encoded {
+        // `encoding=` packs raw elevations for MapLibre's own terrain; a computed terrain
+        // style is not elevations.
+        return Err(TileError::bad(
+            "encoding",
+            "packs a DEM's raw elevations: it does not combine with algorithm=",
+        ));
+    }
     if band > 63 {
         return Err(TileError::bad("band", "a band index from 0 to 63"));
     }

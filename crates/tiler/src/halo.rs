@@ -55,6 +55,47 @@ fn sources(start: i64, side: usize, z: u8, dz: u8, wrap: bool) -> Vec<Source> {
         .collect()
 }
 
+/// The padded window of tile `t` with `halo` cells, sampled from the tiles of zoom
+/// `t.z - dz`: where each of its columns and rows comes from, and those tiles.
+struct Window {
+    side: usize,
+    xs: Vec<Source>,
+    ys: Vec<Source>,
+    /// The source tiles, row by row: columns wrap, rows stop at the poles.
+    tiles: Vec<TileCoord>,
+}
+
+impl Window {
+    fn new(t: TileCoord, halo: u32, dz: u8) -> Window {
+        let side = TS as usize + 2 * halo as usize;
+        let start = |i: u32| i64::from(i) * TS as i64 - i64::from(halo);
+        let xs = sources(start(t.x), side, t.z, dz, true);
+        let ys = sources(start(t.y), side, t.z, dz, false);
+        let cols: BTreeSet<u32> = xs.iter().flatten().map(|(c, _)| *c).collect();
+        let rows: BTreeSet<u32> = ys.iter().flatten().map(|(r, _)| *r).collect();
+        let tiles = rows
+            .iter()
+            .flat_map(|r| cols.iter().map(move |c| TileCoord::new(t.z - dz, *c, *r)))
+            .collect();
+        Window {
+            side,
+            xs,
+            ys,
+            tiles,
+        }
+    }
+
+    /// An all-invalid block of the window's size for the bands in `bands`.
+    fn empty(&self, layer: &Layer, bands: BandMask) -> Block {
+        let band_count = bands.count(layer.manifest.band_count);
+        Block::empty(self.side, self.side, band_count, layer.manifest.dtype, 0.0)
+    }
+
+    fn paste(&self, out: &mut Block, source: &dyn Cells, tile: TileCoord) {
+        paste(out, source, (tile.x, tile.y), &self.xs, &self.ys);
+    }
+}
+
 /// Copies the cells of `source` (stored tile `col`, `row`) that the window takes from it,
 /// a run at a time: window columns that read consecutive pixels of the source (all of
 /// them at the tile's own zoom; pairs and more when over-zoomed) are one slice copy.
@@ -137,36 +178,15 @@ impl<B: Bucket> Service<B> {
         bands: BandMask,
         halo: u32,
     ) -> Result<Option<Block>, TileError> {
-        let side = TS as usize + 2 * halo as usize;
         let dz = t.z - stored;
-        let xs = sources(
-            i64::from(t.x) * TS as i64 - i64::from(halo),
-            side,
-            t.z,
-            dz,
-            true,
-        );
-        let ys = sources(
-            i64::from(t.y) * TS as i64 - i64::from(halo),
-            side,
-            t.z,
-            dz,
-            false,
-        );
-        let cols: BTreeSet<u32> = xs.iter().flatten().map(|(c, _)| *c).collect();
-        let rows: BTreeSet<u32> = ys.iter().flatten().map(|(r, _)| *r).collect();
-        let tiles: Vec<TileCoord> = rows
-            .iter()
-            .flat_map(|r| cols.iter().map(move |c| TileCoord::new(stored, *c, *r)))
-            .filter(|c| layer.covers(*c))
-            .collect();
-        let band_count = bands.count(layer.manifest.band_count);
-        let mut out = Block::empty(side, side, band_count, layer.manifest.dtype, 0.0);
+        let window = Window::new(t, halo, dz);
+        let mut out = window.empty(layer, bands);
+        let tiles = window.tiles.iter().filter(|c| layer.covers(**c));
         // At the tile's own zoom the neighbours give only their rims: cached ones are pasted
         // without a read, the others are read (with the tile) and their rims kept.
         let rims = dz == 0;
-        let mut to_read = Vec::with_capacity(tiles.len());
-        for c in tiles {
+        let mut to_read = Vec::new();
+        for &c in tiles {
             let cached = match rims && c != t {
                 true => self
                     .rims
@@ -174,7 +194,7 @@ impl<B: Bucket> Service<B> {
                 false => None,
             };
             match cached {
-                Some(rim) => paste(&mut out, rim.as_ref(), (c.x, c.y), &xs, &ys),
+                Some(rim) => window.paste(&mut out, rim.as_ref(), c),
                 None => to_read.push(c),
             }
         }
@@ -184,7 +204,7 @@ impl<B: Bucket> Service<B> {
             let Some(block) = decode_fetched(layer, f, bands)? else {
                 continue;
             };
-            paste(&mut out, &block, (at.x, at.y), &xs, &ys);
+            window.paste(&mut out, &block, at);
             if rims {
                 let rim = Rim::of(&block, halo as usize);
                 let size = rim.size();
@@ -204,34 +224,14 @@ impl<B: Bucket> Service<B> {
         bands: BandMask,
         halo: u32,
     ) -> Result<Option<Block>, TileError> {
-        let side = TS as usize + 2 * halo as usize;
-        let xs = sources(
-            i64::from(t.x) * TS as i64 - i64::from(halo),
-            side,
-            t.z,
-            0,
-            true,
-        );
-        let ys = sources(
-            i64::from(t.y) * TS as i64 - i64::from(halo),
-            side,
-            t.z,
-            0,
-            false,
-        );
-        let band_count = bands.count(layer.manifest.band_count);
-        let mut out = Block::empty(side, side, band_count, layer.manifest.dtype, 0.0);
-        let cols: BTreeSet<u32> = xs.iter().flatten().map(|(c, _)| *c).collect();
-        let rows: BTreeSet<u32> = ys.iter().flatten().map(|(r, _)| *r).collect();
-        for row in &rows {
-            for col in &cols {
-                let c = TileCoord::new(t.z, *col, *row);
-                if !layer.covers(c) {
-                    continue;
-                }
-                if let Some(block) = self.read_tile(layer, c, bands).await? {
-                    paste(&mut out, &block, (c.x, c.y), &xs, &ys);
-                }
+        let window = Window::new(t, halo, 0);
+        let mut out = window.empty(layer, bands);
+        for &c in &window.tiles {
+            if !layer.covers(c) {
+                continue;
+            }
+            if let Some(block) = self.read_tile(layer, c, bands).await? {
+                window.paste(&mut out, &block, c);
             }
         }
         Ok(out.any_valid().then_some(out))

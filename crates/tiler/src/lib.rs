@@ -8,6 +8,7 @@
 //! - `read`: one stored tile: COG header (cached) and one range read, decoded to a `Block`.
 //! - `zoom`: over-zoom (crop + nearest) and under-zoom (average or nearest) tiles.
 //! - `paint`: the calls into `tilefn-render` (style, RGB, enhancement, encoders).
+//! - `dem_encoding`: `encoding=terrarium|mapbox` on `/tiles` (MapLibre `raster-dem` PNGs).
 //! - `query`: the `/algebra` and `/pixel` query (`layers=`, `formula=`, ...).
 //! - `algorithm`: `/tiles?algorithm=hillshade|slope|aspect` as an `/algebra` request.
 //! - `algebra`: the `/algebra` and `/pixel` handlers (formulas and RGB over bound layers).
@@ -26,6 +27,7 @@ mod algorithm;
 mod cache;
 mod catalog;
 mod convert;
+mod dem_encoding;
 mod error;
 mod etag;
 mod export;
@@ -55,6 +57,7 @@ pub use neighbourhood::{MAX_NEIGHBOURHOOD_WORK, PixelSize, TerrainQuery};
 pub use query::{AlgebraQuery, Binding, Mode, PixelRequest};
 pub use route::{AlgebraRequest, Format, Route, StyleQuery, TileRequest};
 pub use service::Service;
+pub use tilefn_render::DemEncoding;
 pub use zonal::{MAX_STATS_TILES, MAX_STATS_VALUES, StatsRequest, StatsTarget};
 
 /// How the service behaves; the host (Worker, native server) builds it once.

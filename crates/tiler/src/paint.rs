@@ -3,8 +3,8 @@
 use tilefn_catalog::{Datatype, Manifest};
 use tilefn_raster::{Block, DataType, TileCoord};
 use tilefn_render::{
-    Enhancement, LayerContext, RenderError, Rgba, StatsSummary, Style, StyleParams, encode_geotiff,
-    encode_jpeg, encode_png, legend_swatch_png, render_rgb,
+    DemEncoding, Enhancement, LayerContext, RenderError, Rgba, StatsSummary, Style, StyleParams,
+    encode_dem_png, encode_geotiff, encode_jpeg, encode_png, legend_swatch_png, render_rgb,
 };
 
 use crate::TileError;
@@ -22,6 +22,8 @@ pub enum Painter {
     Rgb,
     /// Raw values (GeoTIFF).
     Raw,
+    /// Band 0's raw values as elevations in a MapLibre `raster-dem` PNG (`encoding=`).
+    Dem(DemEncoding),
 }
 
 impl Painter {
@@ -61,6 +63,7 @@ impl Painter {
             Painter::Style(style) => style.canonical(),
             Painter::Rgb => "rgb".to_owned(),
             Painter::Raw => "raw".to_owned(),
+            Painter::Dem(encoding) => format!("dem:{}", encoding.name()),
         }
     }
 
@@ -75,6 +78,11 @@ impl Painter {
     ) -> Result<Vec<u8>, TileError> {
         match self {
             Painter::Raw => return encode_geotiff(block, tile, nodata).map_err(render_error),
+            Painter::Dem(encoding) => {
+                let (w, h) = (block.width, block.height);
+                return encode_dem_png(band(block, 0), &block.valid, w, h, *encoding)
+                    .map_err(render_error);
+            }
             // PNG without enhancement: table styles go straight to palette indices.
             Painter::Style(style) if format == Format::Png && enhance.is_identity() => {
                 let (w, h) = (block.width, block.height);
@@ -87,11 +95,14 @@ impl Painter {
         finish(self.paint(block)?, format, enhance)
     }
 
-    /// A block painted to RGBA (not for [`Painter::Raw`], which has no colours).
+    /// A block painted to RGBA (not for [`Painter::Raw`] and [`Painter::Dem`], which have no
+    /// colours).
     pub fn paint(&self, block: &Block) -> Result<Rgba, TileError> {
         let (w, h) = (block.width, block.height);
         match self {
-            Painter::Raw => Err(TileError::Render("raw values are not painted".into())),
+            Painter::Raw | Painter::Dem(_) => {
+                Err(TileError::Render("raw values are not painted".into()))
+            }
             Painter::Style(style) => Ok(style.paint(band(block, 0), &block.valid, w, h)),
             Painter::Rgb => {
                 let valid: Vec<bool> = if block.bands >= 4 {

@@ -6,10 +6,11 @@ use percent_encoding::percent_decode_str;
 use tilefn_catalog::validate_layer_id;
 use tilefn_raster::TileCoord;
 use tilefn_raster::mercator::MAX_ZOOM;
-use tilefn_render::{Enhancement, MAX_ENHANCE_FACTOR};
+use tilefn_render::{DemEncoding, Enhancement, MAX_ENHANCE_FACTOR};
 
 use crate::TileError;
 use crate::algorithm::algorithm_request;
+use crate::dem_encoding::dem_encoding;
 use crate::export::{ExportRequest, FormulaExportRequest, export_route};
 use crate::query::{AlgebraQuery, PixelRequest, QueryKind, algebra_query, pixel_point};
 use crate::zonal::{StatsRequest, stats_request};
@@ -111,6 +112,9 @@ pub struct TileRequest {
     pub tile: TileCoord,
     pub format: Format,
     pub style: StyleQuery,
+    /// `encoding=terrarium|mapbox`: band 0's raw values as a MapLibre `raster-dem` PNG
+    /// instead of a styled image (`dem_encoding`).
+    pub encoding: Option<DemEncoding>,
 }
 
 /// The style and version parameters, normalised.
@@ -269,11 +273,13 @@ pub fn parse(path: &str, query: &str) -> Result<Route, TileError> {
             if let Some(a) = algorithm_request(&layer, tile, format, query)? {
                 return Ok(Route::Algebra(a));
             }
+            let style = style_query(query)?;
             Ok(Route::Tile(TileRequest {
                 layer,
                 tile,
                 format,
-                style: style_query(query)?,
+                encoding: dem_encoding(query, format, &style)?,
+                style,
             }))
         }
         ["algebra", z, x, y] => {

@@ -256,12 +256,20 @@ impl<B: Bucket> Service<B> {
             Some(name) => Some(self.legend(name, req.now_ms).await?),
             None => None,
         };
-        let painter = Painter::new(
-            &layer.manifest,
-            t.format,
-            &t.style,
-            legend.as_ref().map(|l| &l.value),
-        )?;
+        let painter = match t.encoding {
+            Some(encoding) => Painter::Dem(encoding),
+            None => Painter::new(
+                &layer.manifest,
+                t.format,
+                &t.style,
+                legend.as_ref().map(|l| &l.value),
+            )?,
+        };
+        // Elevations are band 0 alone: its own validity, and no other band converted.
+        let bands = match t.encoding {
+            Some(_) => BandMask::NONE.with(0),
+            None => BandMask::ALL,
+        };
         let caching = match version {
             Some(_) => Caching::Immutable,
             None => Caching::MaxAge(self.config.max_age),
@@ -289,7 +297,7 @@ impl<B: Bucket> Service<B> {
         if !layer.covers(t.tile) {
             return Ok(empty);
         }
-        let Some(block) = self.read_tile(&layer, t.tile, BandMask::ALL).await? else {
+        let Some(block) = self.read_tile(&layer, t.tile, bands).await? else {
             return Ok(empty);
         };
         let body = painter.encode(

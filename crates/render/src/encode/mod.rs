@@ -1,10 +1,13 @@
-//! Image encoders: PNG (palette when it fits), JPEG, and raw-value GeoTIFF.
+//! Image encoders: PNG (palette when it fits), JPEG, raw-value GeoTIFF, and elevations as
+//! the RGB of MapLibre `raster-dem` tiles.
 
+mod dem;
 mod geotiff;
 mod jpeg;
 mod palette;
 mod png;
 
+pub use self::dem::{DemEncoding, encode_dem_png};
 pub use self::geotiff::encode_geotiff;
 pub use self::jpeg::encode_jpeg;
 pub(crate) use self::png::encode_palette_png;

@@ -31,9 +31,9 @@ use crate::error::RenderError;
 
 /// DEFLATE and row-filter settings.
 #[derive(Debug, Clone, Copy)]
-struct Settings {
-    deflate: DeflateCompression,
-    filter: Filter,
+pub(super) struct Settings {
+    pub(super) deflate: DeflateCompression,
+    pub(super) filter: Filter,
 }
 
 /// Palette and grey images: fdeflate. On every tile measured it already beats GDAL's
@@ -69,7 +69,7 @@ const SMALL: Settings = Settings {
 /// Encodes `img` as the smallest fitting PNG kind (palette, RGB or RGBA).
 pub fn encode_png(img: &Rgba) -> Result<Vec<u8>, RenderError> {
     check_dims(img)?;
-    let (w, h) = dims(img)?;
+    let (w, h) = dimensions(img.width, img.height)?;
     if let Some((palette, indices)) = palettize(&img.pixels) {
         return encode_indexed(w, h, &palette, &indices, FAST);
     }
@@ -127,14 +127,14 @@ pub(crate) fn encode_palette_png(
             indices.len()
         )));
     }
-    let w = u32::try_from(width).map_err(|_| RenderError::Encode("image too wide".into()))?;
-    let h = u32::try_from(height).map_err(|_| RenderError::Encode("image too tall".into()))?;
+    let (w, h) = dimensions(width, height)?;
     encode_indexed(w, h, palette, indices, TABLE_PALETTE)
 }
 
-fn dims(img: &Rgba) -> Result<(u32, u32), RenderError> {
-    let w = u32::try_from(img.width).map_err(|_| RenderError::Encode("image too wide".into()))?;
-    let h = u32::try_from(img.height).map_err(|_| RenderError::Encode("image too tall".into()))?;
+/// A PNG's width and height (`u32` in its header).
+pub(super) fn dimensions(width: usize, height: usize) -> Result<(u32, u32), RenderError> {
+    let w = u32::try_from(width).map_err(|_| RenderError::Encode("image too wide".into()))?;
+    let h = u32::try_from(height).map_err(|_| RenderError::Encode("image too tall".into()))?;
     Ok((w, h))
 }
 
@@ -146,13 +146,24 @@ fn encode_raw(
     compression: Settings,
 ) -> Result<Vec<u8>, RenderError> {
     let mut out = Vec::with_capacity(data.len() / 4);
-    let mut enc = Encoder::new(&mut out, w, h);
+    write(encoder(&mut out, w, h, color, compression), data)?;
+    Ok(out)
+}
+
+/// An encoder of 8-bit `color` pixels with `compression`; its header is not written yet.
+pub(super) fn encoder<W: std::io::Write>(
+    out: W,
+    w: u32,
+    h: u32,
+    color: ColorType,
+    compression: Settings,
+) -> Encoder<'static, W> {
+    let mut enc = Encoder::new(out, w, h);
     enc.set_color(color);
     enc.set_depth(BitDepth::Eight);
     enc.set_deflate_compression(compression.deflate);
     enc.set_filter(compression.filter);
-    write(enc, data)?;
-    Ok(out)
+    enc
 }
 
 fn encode_indexed(

@@ -2,6 +2,7 @@
 
 mod algebra;
 mod budget;
+mod dem_encoding;
 mod export;
 mod export_formula;
 mod http;

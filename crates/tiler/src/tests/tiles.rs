@@ -99,6 +99,8 @@ async fn outside_and_empty_tiles_are_204() -> TestResult {
         "/tiles/f/5/0/0.png",
         "/tiles/f/12/0/0.tif",
         "/tiles/h/5/18/13.png", // sparse in its COG
+        "/tiles/f/5/16/13.png?encoding=terrarium",
+        "/tiles/h/5/18/13.png?encoding=mapbox",
     ] {
         let r = svc.handle(&get(url)).await;
         assert_eq!(r.status, 204, "{url}: {}", error_message(&r));
