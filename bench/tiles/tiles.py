@@ -7,7 +7,8 @@
   tiles.py probe CANDIDATES OUTDIR NAME=URL_TEMPLATE...
       GETs each candidate once from every server (URL_TEMPLATE has {z} {x} {y}) and keeps
       the tiles that every server answers 200 with an image (PNG or JPEG):
-      OUTDIR/paths-NAME.txt gets their request paths (for wrk), stdout one TSV line per
+      OUTDIR/paths-NAME.txt gets their request paths (for wrk), OUTDIR/tiles.txt their
+      "z x y" (candidates for another scenario on the same tiles), stdout one TSV line per
       server: name, tiles kept, mean image bytes of those tiles, and how many candidates it answered otherwise (204/404/...).
   tiles.py check PATHS NAME=BASE_URL
       GETs every path of PATHS (a file probe wrote) from one more server; prints the same
@@ -97,6 +98,7 @@ def probe(candidates_path, outdir, specs):
         base, path = split_template(template)
         servers.append((name, Client(base), path))
     kept = {name: [] for name, _, _ in servers}
+    kept_tiles = []
     sizes = {name: 0 for name, _, _ in servers}
     other = {name: 0 for name, _, _ in servers}
     for z, x, y in tiles:
@@ -108,9 +110,12 @@ def probe(candidates_path, outdir, specs):
                 other[name] += 1
             answers.append((name, p, status, body))
         if all(ok_image(status, body) for _, _, status, body in answers):
+            kept_tiles.append((z, x, y))
             for name, p, _, body in answers:
                 kept[name].append(p)
                 sizes[name] += len(body)
+    with open(f"{outdir}/tiles.txt", "w", encoding="utf-8") as f:
+        f.writelines(f"{z} {x} {y}\n" for z, x, y in kept_tiles)
     for name, _, _ in servers:
         with open(f"{outdir}/paths-{name}.txt", "w", encoding="utf-8") as f:
             f.writelines(p + "\n" for p in kept[name])

@@ -3,7 +3,13 @@
 // What this leaves out, the workerd figure of bench/tiles.sh has: HTTP serving, the R2
 // binding (and Miniflare's simulator behind it) and the Worker's JS glue.
 //
-//   node bench/wasm/run.mjs <pkg-dir> <store-dir> <paths-file> [seconds]
+//   node bench/wasm/run.mjs <pkg-dir> <store-dir> <paths-file> [seconds] [rims]
+//
+// rims: what the service's cache of tile rims (the halos of hillshade and other
+// neighbourhood functions) holds when a tile is answered: `warm` (default) whatever the loop
+// left, so a replayed list finds every neighbour cached; `pass` emptied before each pass over
+// the list, as an isolate serving a map once; `cold` emptied before every tile, so every
+// neighbour is decoded. Emptying a cache of at most a few hundred entries costs microseconds.
 //
 // Prints CPU ms per tile (this process; V8's compiler threads included) and the statuses.
 import { createRequire } from "node:module";
@@ -12,9 +18,11 @@ import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const [pkg, store, pathsFile, seconds = "5"] = process.argv.slice(2);
-if (!pkg || !store || !pathsFile) {
-  console.error("usage: node bench/wasm/run.mjs <pkg-dir> <store-dir> <paths-file> [seconds]");
+const [pkg, store, pathsFile, seconds = "5", rims = "warm"] = process.argv.slice(2);
+if (!pkg || !store || !pathsFile || !["warm", "pass", "cold"].includes(rims)) {
+  console.error(
+    "usage: node bench/wasm/run.mjs <pkg-dir> <store-dir> <paths-file> [seconds] [warm|pass|cold]",
+  );
   process.exit(2);
 }
 const wasm = createRequire(import.meta.url)(join(resolve(pkg), "tilefn_wasm_bench.js"));
@@ -30,7 +38,9 @@ const paths = readFileSync(pathsFile, "utf8")
   .map((l) => l.split("\t")[0]);
 const statuses = new Map();
 const pass = () => {
+  if (rims === "pass") wasm.forget_rims();
   for (const p of paths) {
+    if (rims === "cold") wasm.forget_rims();
     const s = wasm.handle(p, Date.now());
     statuses.set(s, (statuses.get(s) ?? 0) + 1);
   }
@@ -56,6 +66,6 @@ for (const p of paths) {
   bytes += wasm.body().length;
 }
 console.log(
-  `${(wall / n).toFixed(3)} ms wall, ${ms.toFixed(3)} ms CPU per tile over ${n} tiles; ` +
+  `${(wall / n).toFixed(3)} ms wall, ${ms.toFixed(3)} ms CPU per tile over ${n} tiles (rims ${rims}); ` +
     `${Math.round(bytes / paths.length)} bytes per tile; statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
 );

@@ -35,6 +35,7 @@ mod exports {
             if_none_match: None,
             now_ms,
             origin: None,
+            body: Vec::new(),
         };
         let out = SERVICE.with(|s| {
             let mut s = s.borrow_mut();
@@ -50,6 +51,17 @@ mod exports {
         let Some(out) = out else { return 0 };
         BODY.with(|b| *b.borrow_mut() = out.body);
         out.status
+    }
+
+    /// Empties the service's cache of tile rims, so the next halo (hillshade, focal
+    /// functions) decodes every neighbour instead of pasting their cached rims.
+    #[wasm_bindgen]
+    pub fn forget_rims() {
+        SERVICE.with(|s| {
+            if let Some(service) = s.borrow().as_ref() {
+                service.forget_rims();
+            }
+        });
     }
 
     /// The last answer's body.

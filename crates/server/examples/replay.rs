@@ -2,10 +2,15 @@
 //! prints CPU ms per request: the rendering cost `bench/tiles.sh` measures minus the server
 //! and the socket. Used to profile the tile path (`perf record` on this binary).
 //!
-//!   cargo run --release -p tilefn-server --example replay -- STORE PATHS_FILE [ROUNDS]
+//!   cargo run --release -p tilefn-server --example replay -- STORE PATHS_FILE [ROUNDS] [RIMS]
 //!
 //! PATHS_FILE holds one `/path?query` per line, e.g. `target/bench/tiles/dem/paths-tilefn.txt`
 //! after a `bench/tiles.sh` run, with STORE `file://target/bench/tiles/store-4096`.
+//!
+//! RIMS says what the cache of tile rims (neighbourhood functions' halos) holds when a tile
+//! is answered: `warm` (default) whatever the replay left, so every neighbour of a replayed
+//! list is cached; `pass` emptied before each pass over the list, as a fresh server serving
+//! a map once; `cold` emptied before every request, so every neighbour is decoded.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
@@ -19,10 +24,15 @@ use tilefn_tiler::{Config, Request, Service};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let (Some(store), Some(paths)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: replay STORE_URL PATHS_FILE [ROUNDS]");
+        eprintln!("usage: replay STORE_URL PATHS_FILE [ROUNDS] [warm|pass|cold]");
         return ExitCode::FAILURE;
     };
     let rounds: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(5);
+    let rims = args.get(4).map_or("warm", String::as_str);
+    if !["warm", "pass", "cold"].contains(&rims) {
+        eprintln!("replay: RIMS is warm, pass or cold, not {rims}");
+        return ExitCode::FAILURE;
+    }
     let text = match std::fs::read_to_string(paths) {
         Ok(text) => text,
         Err(err) => {
@@ -73,7 +83,13 @@ fn main() -> ExitCode {
         let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
         let mut bytes = 0usize;
         for _ in 0..rounds {
+            if rims == "pass" {
+                service.forget_rims();
+            }
             for r in &requests {
+                if rims == "cold" {
+                    service.forget_rims();
+                }
                 let reply = service.handle(r).await;
                 *statuses.entry(reply.status).or_default() += 1;
                 bytes += reply.body.len();
@@ -83,7 +99,7 @@ fn main() -> ExitCode {
         let cpu = cpu_ms() - cpu0;
         let wall = wall0.elapsed().as_secs_f64() * 1e3;
         println!(
-            "{} requests: {:.3} ms CPU and {:.3} ms wall per request, {:.0} bytes mean, statuses {statuses:?}",
+            "{} requests, rims {rims}: {:.3} ms CPU and {:.3} ms wall per request, {:.0} bytes mean, statuses {statuses:?}",
             n,
             cpu / n,
             wall / n,

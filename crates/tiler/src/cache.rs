@@ -84,6 +84,14 @@ impl<K: Hash + Eq, V> ByteLru<K, V> {
         }
     }
 
+    /// Forgets every entry.
+    #[cfg(feature = "benchmarks")]
+    pub fn clear(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.map.clear();
+        state.bytes = 0;
+    }
+
     #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.state

@@ -96,7 +96,9 @@ impl Window {
     }
 }
 
-/// Copies the cells of `source` (stored tile `col`, `row`) that the window takes from it.
+/// Copies the cells of `source` (stored tile `col`, `row`) that the window takes from it,
+/// a run at a time: window columns that read consecutive pixels of the source (all of
+/// them at the tile's own zoom; pairs and more when over-zoomed) are one slice copy.
 fn paste(
     out: &mut Block,
     source: &dyn Cells,
@@ -106,27 +108,37 @@ fn paste(
 ) {
     let n_out = out.width * out.height;
     let bands = out.bands.min(source.bands());
-    let columns: Vec<(usize, usize)> = xs
-        .iter()
-        .enumerate()
-        .filter_map(|(c, s)| s.filter(|(tc, _)| *tc == col).map(|(_, px)| (c, px)))
-        .collect();
+    // (first window column, first source pixel, length).
+    let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+    for (c, s) in xs.iter().enumerate() {
+        let Some((_, px)) = s.filter(|(tc, _)| *tc == col) else {
+            continue;
+        };
+        match runs.last_mut() {
+            Some((c0, px0, len)) if *c0 + *len == c && *px0 + *len == px => *len += 1,
+            _ => runs.push((c, px, 1)),
+        }
+    }
     for (r, from) in ys.iter().enumerate() {
         let Some((tile_row, py)) = from else { continue };
         if *tile_row != row {
             continue;
         }
-        for &(c, px) in &columns {
+        for &(c, px, len) in &runs {
             let dst = r * out.width + c;
-            if let (Some(slot), Some(v)) = (out.valid.get_mut(dst), source.valid(*py, px)) {
-                *slot = v;
+            if let (Some(slots), Some(cells)) = (
+                out.valid.get_mut(dst..dst + len),
+                source.valid_run(*py, px, len),
+            ) {
+                slots.copy_from_slice(cells);
             }
             for b in 0..bands {
-                if let (Some(slot), Some(v)) = (
-                    out.values.get_mut(b * n_out + dst),
-                    source.value(b, *py, px),
+                let at = b * n_out + dst;
+                if let (Some(slots), Some(cells)) = (
+                    out.values.get_mut(at..at + len),
+                    source.value_run(b, *py, px, len),
                 ) {
-                    *slot = v;
+                    slots.copy_from_slice(cells);
                 }
             }
         }

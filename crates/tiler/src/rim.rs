@@ -46,35 +46,25 @@ fn rim_cells(width: usize) -> usize {
 }
 
 impl Rim {
-    /// The rim of `block` (a 256×256 tile).
+    /// The rim of `block` (a 256×256 tile), copied strip by strip: a tile's own rim is
+    /// taken on every halo read, so this must not visit the 65,536 cells inside it.
     pub fn of(block: &Block, width: usize) -> Rim {
         let n = rim_cells(width);
         let mut rim = Rim {
             width,
             bands: block.bands,
-            values: vec![0.0; n * block.bands],
-            valid: vec![false; n],
+            values: Vec::with_capacity(n * block.bands),
+            valid: Vec::with_capacity(n),
         };
+        strips(&mut rim.valid, &block.valid, width, false);
         let tile_cells = TS * TS;
-        for row in 0..TS {
-            for col in 0..TS {
-                let Some(i) = rim_index(width, row, col) else {
-                    continue;
-                };
-                let src = row * TS + col;
-                if let (Some(slot), Some(v)) = (rim.valid.get_mut(i), block.valid.get(src)) {
-                    *slot = *v;
-                }
-                for b in 0..block.bands {
-                    if let (Some(slot), Some(v)) = (
-                        rim.values.get_mut(b * n + i),
-                        block.values.get(b * tile_cells + src),
-                    ) {
-                        *slot = *v;
-                    }
-                }
-            }
+        for b in 0..block.bands {
+            let band = block.values.get(b * tile_cells..(b + 1) * tile_cells);
+            strips(&mut rim.values, band.unwrap_or(&[]), width, 0.0);
+            // A block shorter than its bands (never decoded so) leaves this band empty.
+            rim.values.resize((b + 1) * n, 0.0);
         }
+        rim.valid.resize(n, false);
         rim
     }
 
@@ -84,25 +74,67 @@ impl Rim {
     }
 }
 
-/// Cells of a tile to copy from: a decoded tile or a rim.
+/// Appends the rim of `width` of one 256×256 band of cells in rim order: the top and bottom
+/// rows, then the left and right cells of the rows between. Cells `tile` lacks are `fill`.
+fn strips<T: Copy>(rim: &mut Vec<T>, tile: &[T], width: usize, fill: T) {
+    let Some(middle_end) = TS.checked_sub(width).filter(|end| *end >= width) else {
+        // Rims wider than half a tile hold nothing (see `rim_index`).
+        return;
+    };
+    let mut copy = |start: usize, len: usize| match tile.get(start..start + len) {
+        Some(cells) => rim.extend_from_slice(cells),
+        None => rim.extend(std::iter::repeat_n(fill, len)),
+    };
+    for row in (0..width).chain(middle_end..TS) {
+        copy(row * TS, TS);
+    }
+    for row in width..middle_end {
+        copy(row * TS, width);
+    }
+    for row in width..middle_end {
+        copy(row * TS + middle_end, width);
+    }
+}
+
+/// Cells of a tile to copy from: a decoded tile or a rim. Reads are runs of cells along a
+/// row: a halo copies the 65,536 cells of the tile itself on every request, so slices,
+/// not calls per cell.
 pub(crate) trait Cells {
     fn bands(&self) -> usize;
-    /// Whether cell (`row`, `col`) is valid, and its value in each band; `None` when the
-    /// source does not hold the cell.
-    fn valid(&self, row: usize, col: usize) -> Option<bool>;
-    fn value(&self, band: usize, row: usize, col: usize) -> Option<f64>;
+    /// Whether cells `col..col + len` of row `row` are valid; `None` when the source does
+    /// not hold all of them.
+    fn valid_run(&self, row: usize, col: usize, len: usize) -> Option<&[bool]>;
+    /// The same cells' values in band `band`.
+    fn value_run(&self, band: usize, row: usize, col: usize, len: usize) -> Option<&[f64]>;
 }
 
 impl Cells for Block {
     fn bands(&self) -> usize {
         self.bands
     }
-    fn valid(&self, row: usize, col: usize) -> Option<bool> {
-        (col < self.width).then(|| self.valid.get(row * self.width + col).copied())?
+    fn valid_run(&self, row: usize, col: usize, len: usize) -> Option<&[bool]> {
+        let start = (col + len <= self.width).then_some(row * self.width + col)?;
+        self.valid.get(start..start + len)
     }
-    fn value(&self, band: usize, row: usize, col: usize) -> Option<f64> {
-        let n = self.width * self.height;
-        (col < self.width).then(|| self.values.get(band * n + row * self.width + col).copied())?
+    fn value_run(&self, band: usize, row: usize, col: usize, len: usize) -> Option<&[f64]> {
+        let start = (col + len <= self.width && row < self.height)
+            .then_some(band * self.width * self.height + row * self.width + col)?;
+        self.values.get(start..start + len)
+    }
+}
+
+impl Rim {
+    /// Where cells `col..col + len` of row `row` start in the rim, if they are all in it
+    /// and side by side there (within one strip).
+    fn run_start(&self, row: usize, col: usize, len: usize) -> Option<usize> {
+        let last = col.checked_add(len)?.checked_sub(1)?;
+        if row >= TS || last >= TS {
+            return None;
+        }
+        let inner_end = TS.saturating_sub(self.width);
+        let full_row = row < self.width || row >= inner_end;
+        let one_strip = last < self.width || col >= inner_end;
+        (full_row || one_strip).then(|| rim_index(self.width, row, col))?
     }
 }
 
@@ -110,14 +142,24 @@ impl Cells for Rim {
     fn bands(&self) -> usize {
         self.bands
     }
-    fn valid(&self, row: usize, col: usize) -> Option<bool> {
-        let i = rim_index(self.width, row, col.min(TS))?;
-        (col < TS && row < TS).then(|| self.valid.get(i).copied())?
+    fn valid_run(&self, row: usize, col: usize, len: usize) -> Option<&[bool]> {
+        let start = self.run_start(row, col, len)?;
+        self.valid.get(start..start + len)
     }
-    fn value(&self, band: usize, row: usize, col: usize) -> Option<f64> {
-        let i = rim_index(self.width, row, col.min(TS))?;
-        let n = self.valid.len();
-        (col < TS && row < TS).then(|| self.values.get(band * n + i).copied())?
+    fn value_run(&self, band: usize, row: usize, col: usize, len: usize) -> Option<&[f64]> {
+        let start = band * self.valid.len() + self.run_start(row, col, len)?;
+        self.values.get(start..start + len)
+    }
+}
+
+/// For benchmarks only: a tile list replayed in a loop finds every neighbour's rim cached,
+/// the best case; emptying the cache before a request times the worst (every neighbour
+/// decoded), before a pass over the list the first visit of a map.
+#[cfg(feature = "benchmarks")]
+impl<B: tilefn_storage::Bucket> crate::Service<B> {
+    /// Forgets every cached rim.
+    pub fn forget_rims(&self) {
+        self.rims.clear();
     }
 }
 
@@ -154,15 +196,32 @@ mod tests {
         ] {
             let i = row * TS + col;
             assert_eq!(
-                rim.valid(row, col),
-                Some(!i.is_multiple_of(3)),
+                rim.valid_run(row, col, 1),
+                Some(&[!i.is_multiple_of(3)][..]),
                 "({row}, {col})"
             );
-            assert_eq!(rim.value(0, row, col), Some(i as f64), "({row}, {col})");
-            assert_eq!(rim.value(1, row, col), Some(-(i as f64)), "({row}, {col})");
+            assert_eq!(
+                rim.value_run(0, row, col, 1),
+                Some(&[i as f64][..]),
+                "({row}, {col})"
+            );
+            assert_eq!(
+                rim.value_run(1, row, col, 1),
+                Some(&[-(i as f64)][..]),
+                "({row}, {col})"
+            );
         }
         for (row, col) in [(2, 2), (128, 128), (253, 253), (0, 256), (256, 0)] {
-            assert_eq!(rim.valid(row, col), None, "({row}, {col})");
+            assert_eq!(rim.valid_run(row, col, 1), None, "({row}, {col})");
         }
+        // Runs: a whole top row, two cells of a side strip; not across the inside.
+        let row: Vec<f64> = (TS..2 * TS).map(|i| i as f64).collect();
+        assert_eq!(rim.value_run(0, 1, 0, TS), Some(&row[..]));
+        assert_eq!(
+            rim.value_run(0, 100, 254, 2),
+            Some(&[(100 * TS + 254) as f64, (100 * TS + 255) as f64][..])
+        );
+        assert_eq!(rim.value_run(0, 100, 0, 3), None);
+        assert_eq!(rim.value_run(0, 100, 1, 254), None);
     }
 }
