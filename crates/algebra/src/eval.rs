@@ -130,6 +130,14 @@ fn evaluate_on(
 ) -> Result<Output, EvalError> {
     let mut done = Neighbourhoods::new();
     neighbourhoods(expr, len, grid, env, &mut done)?;
+    if let Node::Focal(..) | Node::Terrain(..) = expr.node
+        && let Some(mut out) = done.remove(&expr.to_string())
+    {
+        // The whole formula is one neighbourhood function (`hillshade(a)`): its result is
+        // the answer, without another pass copying it block by block.
+        kernels::invalidate_nan(&mut out.valid, &out.values);
+        return Ok(out);
+    }
     evaluate_blocks(expr, len, env, &done)
 }
 
@@ -162,17 +170,27 @@ fn neighbourhoods(
     let Some(grid) = grid else {
         return Err(EvalError::NeedsGrid { function: key });
     };
-    let input = evaluate_blocks(arg, len, env, done)?;
+    // A bare variable (`slope(a)`) is read in place: evaluating it would copy the column.
+    // The kernels treat NaN as invalid, as the copy would have.
+    let bound = match &arg.node {
+        Node::Variable(name) => env
+            .column(name)
+            .filter(|c| c.values.len() == len && c.valid.len() == len),
+        _ => None,
+    };
+    let evaluated;
+    let (input, input_valid): (&[f64], &[bool]) = match bound {
+        Some(column) => (column.values, column.valid),
+        None => {
+            evaluated = evaluate_blocks(arg, len, env, done)?;
+            (&evaluated.values, &evaluated.valid)
+        }
+    };
     let (values, valid) = match &expr.node {
-        Node::Focal(stat, shape, _) => focal(
-            *stat,
-            shape,
-            &input.values,
-            &input.valid,
-            grid.width,
-            grid.height,
-        ),
-        Node::Terrain(op, _) => terrain(*op, grid, &input.values, &input.valid),
+        Node::Focal(stat, shape, _) => {
+            focal(*stat, shape, input, input_valid, grid.width, grid.height)
+        }
+        Node::Terrain(op, _) => terrain(*op, grid, input, input_valid),
         _ => return Ok(()),
     };
     done.insert(key, Output { values, valid });

@@ -299,7 +299,10 @@ async fn costs_and_parameters_are_400s_before_any_read() -> TestResult {
             "z_factor",
         ),
         ("/tiles/dem/5/20/12.png?algorithm=relief", "algorithm"),
-        ("/tiles/dem/5/20/12.png?algorithm=hillshade&encoding=terrarium", "does not combine"),
+        (
+            "/tiles/dem/5/20/12.png?algorithm=hillshade&encoding=terrarium",
+            "does not combine",
+        ),
         (
             "/tiles/dem/5/20/12.png?algorithm=hillshade&altitude=100",
             "altitude",
