@@ -29,6 +29,7 @@ mod check;
 mod error;
 mod eval;
 mod focal;
+mod grid_eval;
 mod kernels;
 mod limits;
 mod neighborhood;
@@ -41,8 +42,9 @@ use std::collections::BTreeSet;
 
 pub use ast::{BinaryOp, Constant, Expr, Func, Node, ReduceFn, Span, UNARY_PRECEDENCE, UnaryOp};
 pub use error::{EvalError, ParseError};
-pub use eval::{Bindings, Column, Output, evaluate, evaluate_grid};
+pub use eval::{Bindings, Column, Output};
 pub use focal::focal;
+pub use grid_eval::{evaluate, evaluate_grid};
 pub use limits::Limits;
 pub use neighborhood::{FocalStat, Grid, MAX_RADIUS, Method, Shape, TerrainOp, TerrainSettings};
 pub use parser::is_valid_variable_name;

@@ -1,0 +1,103 @@
+//! Evaluation on a grid: the neighbourhood functions of a formula are computed over the
+//! whole grid first (each needs its argument at every cell around a cell), then the
+//! element-wise tree runs block by block over their results (`eval.rs`).
+
+use crate::ast::{Expr, Node};
+use crate::error::EvalError;
+use crate::eval::{Bindings, Neighbourhoods, Output, evaluate_blocks};
+use crate::focal::focal;
+use crate::kernels;
+use crate::neighborhood::Grid;
+use crate::terrain::terrain;
+
+/// Evaluates `expr` over `len` cells. Every bound column must have exactly `len` values.
+/// A formula with neighbourhood functions needs the grid's shape: see [`evaluate_grid`].
+pub fn evaluate(expr: &Expr, len: usize, env: &dyn Bindings) -> Result<Output, EvalError> {
+    evaluate_on(expr, len, None, env)
+}
+
+/// Evaluates `expr` over the cells of `grid` (a tile and its halo, row-major). Every
+/// bound column must have exactly `grid.cells()` values. Cells within the formula's
+/// [`Expr::halo`] of the grid's edge see a cut neighbourhood; the caller keeps the inside.
+pub fn evaluate_grid(expr: &Expr, grid: &Grid, env: &dyn Bindings) -> Result<Output, EvalError> {
+    let cells = grid.cells().ok_or(EvalError::GridTooLarge {
+        width: grid.width,
+        height: grid.height,
+    })?;
+    evaluate_on(expr, cells, Some(grid), env)
+}
+
+fn evaluate_on(
+    expr: &Expr,
+    len: usize,
+    grid: Option<&Grid>,
+    env: &dyn Bindings,
+) -> Result<Output, EvalError> {
+    let mut done = Neighbourhoods::new();
+    neighbourhoods(expr, len, grid, env, &mut done)?;
+    if let Node::Focal(..) | Node::Terrain(..) = expr.node
+        && let Some(mut out) = done.remove(&expr.to_string())
+    {
+        // The whole formula is one neighbourhood function (`hillshade(a)`): its result is
+        // the answer, without another pass copying it block by block.
+        kernels::invalidate_nan(&mut out.valid, &out.values);
+        return Ok(out);
+    }
+    evaluate_blocks(expr, len, env, &done)
+}
+
+/// Computes every neighbourhood function of `expr` over the whole grid, innermost first:
+/// unlike the element-wise tree, a neighbourhood needs its argument at every cell around a
+/// cell, so its argument is evaluated completely before it.
+fn neighbourhoods(
+    expr: &Expr,
+    len: usize,
+    grid: Option<&Grid>,
+    env: &dyn Bindings,
+    done: &mut Neighbourhoods,
+) -> Result<(), EvalError> {
+    if let Node::Reduce(_, arg) = &expr.node
+        && !arg.variables().is_empty()
+    {
+        // A whole-layer value from the caller: nothing in it runs on this grid.
+        return Ok(());
+    }
+    for child in expr.children() {
+        neighbourhoods(child, len, grid, env, done)?;
+    }
+    let (Node::Focal(_, _, arg) | Node::Terrain(_, arg)) = &expr.node else {
+        return Ok(());
+    };
+    let key = expr.to_string();
+    if done.contains_key(&key) {
+        return Ok(());
+    }
+    let Some(grid) = grid else {
+        return Err(EvalError::NeedsGrid { function: key });
+    };
+    // A bare variable (`slope(a)`) is read in place: evaluating it would copy the column.
+    // The kernels treat NaN as invalid, as the copy would have.
+    let bound = match &arg.node {
+        Node::Variable(name) => env
+            .column(name)
+            .filter(|c| c.values.len() == len && c.valid.len() == len),
+        _ => None,
+    };
+    let evaluated;
+    let (input, input_valid): (&[f64], &[bool]) = match bound {
+        Some(column) => (column.values, column.valid),
+        None => {
+            evaluated = evaluate_blocks(arg, len, env, done)?;
+            (&evaluated.values, &evaluated.valid)
+        }
+    };
+    let (values, valid) = match &expr.node {
+        Node::Focal(stat, shape, _) => {
+            focal(*stat, shape, input, input_valid, grid.width, grid.height)
+        }
+        Node::Terrain(op, _) => terrain(*op, grid, input, input_valid),
+        _ => return Ok(()),
+    };
+    done.insert(key, Output { values, valid });
+    Ok(())
+}
