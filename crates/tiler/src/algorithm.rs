@@ -8,9 +8,10 @@ use tilefn_algebra::Expr;
 use tilefn_raster::TileCoord;
 
 use crate::TileError;
+use crate::dem_encoding::dem_encoding;
 use crate::neighbourhood::terrain_query;
 use crate::query::{AlgebraQuery, Binding, Mode};
-use crate::route::{AlgebraRequest, Format, integer, rescale, style_query};
+use crate::route::{AlgebraRequest, Format, StyleQuery, integer, rescale, style_query};
 
 /// The default look of each algorithm: `(name, colormap, rescale)`. Hillshade is grey from
 /// black (shadow, 0) to white (255); slope runs dark to bright up to 60° (steeper is rare
@@ -102,4 +103,40 @@ fn angle(param: &'static str, value: &str, max: f64) -> Result<f64, TileError> {
         .ok()
         .filter(|v| (0.0..=max).contains(v))
         .ok_or_else(|| TileError::bad(param, format!("degrees from 0 to {max}")))
+}
+
+/// The tile parameters a TileJSON passes on to its tile URLs, in this order.
+const TILE_PARAMETERS: [&str; 8] = [
+    "algorithm",
+    "azimuth",
+    "altitude",
+    "band",
+    "method",
+    "z_factor",
+    "pixel_size",
+    "encoding",
+];
+
+/// `/tiles/{layer}.json?algorithm=hillshade&azimuth=270` (or `?encoding=terrarium`): the
+/// parameters of its tiles beyond the style, checked now as each tile would check them
+/// (so a bad one is a 400 here, not on every tile), as canonical query text; empty when
+/// the query has neither `algorithm=` nor `encoding=`.
+pub fn tile_parameters(layer: &str, query: &str, style: &StyleQuery) -> Result<String, TileError> {
+    let any_tile = TileCoord::new(0, 0, 0);
+    let algorithm = algorithm_request(layer, any_tile, Format::Png, query)?;
+    let encoding = dem_encoding(query, Format::Png, style)?;
+    if algorithm.is_none() && encoding.is_none() {
+        return Ok(String::new());
+    }
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for name in TILE_PARAMETERS {
+        let last = form_urlencoded::parse(query.as_bytes())
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .last();
+        if let Some(value) = last {
+            out.append_pair(name, &value);
+        }
+    }
+    Ok(out.finish())
 }

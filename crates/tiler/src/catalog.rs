@@ -116,9 +116,15 @@ impl<B: Bucket> Service<B> {
         &self,
         id: &str,
         style: &StyleQuery,
+        terrain: &str,
         req: &Request,
     ) -> Result<Reply, TileError> {
         let layer = self.layer(id, style.version.as_deref(), req.now_ms).await?;
+        let query = [style.to_query(), terrain.to_owned()]
+            .into_iter()
+            .filter(|q| !q.is_empty())
+            .collect::<Vec<_>>()
+            .join("&");
         let m = &layer.manifest;
         let [w, s, e, n] = m.bounds.lonlat;
         let center_zoom = m.min_zoom.max(m.max_zoom.saturating_sub(4)).min(m.max_zoom);
@@ -128,7 +134,7 @@ impl<B: Bucket> Service<B> {
             "description": m.description,
             "version": m.version,
             "scheme": "xyz",
-            "tiles": [tile_template(&layer, req, &style.to_query())],
+            "tiles": [tile_template(&layer, req, &query)],
             "minzoom": 0,
             "maxzoom": m.max_zoom,
             "bounds": [w, s, e, n],

@@ -9,7 +9,7 @@ use tilefn_raster::mercator::MAX_ZOOM;
 use tilefn_render::{DemEncoding, Enhancement, MAX_ENHANCE_FACTOR};
 
 use crate::TileError;
-use crate::algorithm::algorithm_request;
+use crate::algorithm::{algorithm_request, tile_parameters};
 use crate::dem_encoding::dem_encoding;
 use crate::export::{ExportRequest, FormulaExportRequest, export_route};
 use crate::query::{AlgebraQuery, PixelRequest, QueryKind, algebra_query, pixel_point};
@@ -35,8 +35,9 @@ pub enum Route {
     Layer(String),
     /// `GET /layers/{id}/breaks?n=N[&band=B]`: N-quantile class breaks.
     Breaks(BreaksRequest),
-    /// `GET /tiles/{id}.json` (TileJSON 3.0.0), with the style parameters for the template.
-    TileJson(String, StyleQuery),
+    /// `GET /tiles/{id}.json` (TileJSON 3.0.0), with the style parameters and the
+    /// `algorithm=`/`encoding=` parameters (canonical query text) for the template.
+    TileJson(String, StyleQuery, String),
     /// `GET /tiles/{id}/{z}/{x}/{y}.{png|jpg|jpeg|tif}`
     Tile(TileRequest),
     /// `GET /legends/{name}`: the stored legend JSON.
@@ -265,7 +266,9 @@ pub fn parse(path: &str, query: &str) -> Result<Route, TileError> {
         },
         ["tiles", file] => {
             let id = file.strip_suffix(".json").ok_or_else(not_found)?;
-            Ok(Route::TileJson(layer_id(id)?, style_query(query)?))
+            let (layer, style) = (layer_id(id)?, style_query(query)?);
+            let terrain = tile_parameters(&layer, query, &style)?;
+            Ok(Route::TileJson(layer, style, terrain))
         }
         ["tiles", id, z, x, y] => {
             let layer = layer_id(id)?;
@@ -521,7 +524,7 @@ mod tests {
         assert_eq!(t.tile, TileCoord::new(3, 4, 2));
         assert_eq!(t.format, Format::Jpeg);
         assert_eq!(t.style.rescale.as_deref(), Some("0,10"));
-        assert!(matches!(parse("/tiles/dem.json", "")?, Route::TileJson(id, _) if id == "dem"));
+        assert!(matches!(parse("/tiles/dem.json", "")?, Route::TileJson(id, _, _) if id == "dem"));
         assert_eq!(parse("/health", "")?, Route::Health);
         assert_eq!(parse("/legends/x.png", "")?, Route::LegendPng("x".into()));
         assert_eq!(parse("/legends/x", "")?, Route::Legend("x".into()));

@@ -223,7 +223,7 @@ impl<B: Bucket> Service<B> {
             Route::Layers => self.layers(req).await,
             Route::Layer(id) => self.layer_info(id, req).await,
             Route::Breaks(b) => self.breaks(b, req).await,
-            Route::TileJson(id, style) => self.tilejson(id, style, req).await,
+            Route::TileJson(id, style, terrain) => self.tilejson(id, style, terrain, req).await,
             Route::Algebra(a) => self.algebra(a, req).await,
             Route::Pixel(p) => self.pixel(p, req).await,
             Route::Statistics(s) => self.statistics(s, req).await,

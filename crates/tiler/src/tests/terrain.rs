@@ -413,3 +413,43 @@ async fn statistics_of_a_neighbourhood_formula_use_the_halo() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn tilejson_carries_algorithm_and_encoding_to_its_tiles() -> TestResult {
+    let layer = hills_layer();
+    let (svc, _) = setup(std::slice::from_ref(&layer)).await?;
+    let template = |query: &str| {
+        let svc = &svc;
+        let url = format!("/tiles/dem.json?{query}");
+        async move {
+            let r = svc.handle(&get(&url)).await;
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            (
+                r.status,
+                v["tiles"][0].as_str().unwrap_or_default().to_owned(),
+            )
+        }
+    };
+    let (status, t) = template("algorithm=hillshade&azimuth=270&rescale=0,200&other=1").await;
+    assert_eq!(status, 200);
+    assert!(
+        t.ends_with("/tiles/dem/{z}/{x}/{y}.png?rescale=0%2C200&algorithm=hillshade&azimuth=270"),
+        "{t}"
+    );
+    let (_, t) = template("encoding=terrarium").await;
+    assert!(t.ends_with(".png?encoding=terrarium"), "{t}");
+    let (_, t) = template("method=zevenbergen").await;
+    assert!(
+        t.ends_with(".png"),
+        "terrain parameters without algorithm= do nothing on /tiles: {t}"
+    );
+    for bad in [
+        "algorithm=relief",
+        "algorithm=hillshade&altitude=91",
+        "encoding=png",
+        "encoding=mapbox&legend=x",
+    ] {
+        assert_eq!(template(bad).await.0, 400, "{bad}");
+    }
+    Ok(())
+}
