@@ -152,18 +152,19 @@ impl FocalStat {
         }
     }
 
+    /// Every statistic, in the order the docs list them.
+    pub const ALL: [FocalStat; 7] = [
+        FocalStat::Mean,
+        FocalStat::Min,
+        FocalStat::Max,
+        FocalStat::Sum,
+        FocalStat::Median,
+        FocalStat::Mode,
+        FocalStat::Std,
+    ];
+
     pub(crate) fn from_name(name: &str) -> Option<FocalStat> {
-        [
-            FocalStat::Mean,
-            FocalStat::Min,
-            FocalStat::Max,
-            FocalStat::Sum,
-            FocalStat::Median,
-            FocalStat::Mode,
-            FocalStat::Std,
-        ]
-        .into_iter()
-        .find(|s| s.name() == name)
+        FocalStat::ALL.into_iter().find(|s| s.name() == name)
     }
 
     /// Relative cost of one neighbour: sorting-based statistics cost more than a running sum.

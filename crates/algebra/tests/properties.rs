@@ -75,15 +75,7 @@ const REDUCE: [ReduceFn; 6] = [
     ReduceFn::Sum,
 ];
 
-const FOCAL: [FocalStat; 7] = [
-    FocalStat::Mean,
-    FocalStat::Min,
-    FocalStat::Max,
-    FocalStat::Sum,
-    FocalStat::Median,
-    FocalStat::Mode,
-    FocalStat::Std,
-];
+const FOCAL: [FocalStat; 7] = FocalStat::ALL;
 
 /// A radius the parser accepts: whole or fractional, 0 to the limit.
 fn radius() -> impl Strategy<Value = f64> {
