@@ -105,7 +105,10 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
         }
     };
     let out = service.handle(&tile_req).await;
-    if cacheable && matches!(out.status, 200 | 204) && out.header("cache-control").is_some() {
+    // Only 200s: a 204 (no data there) is cheap to answer again, and the Cache API cannot
+    // store it anyway: Miniflare's cache rebuilds the entry with a body, which a 204 must
+    // not have, and every such put failed with a TypeError in wrangler dev's log.
+    if cacheable && out.status == 200 && out.header("cache-control").is_some() {
         let copy = to_worker(&out)?;
         let key = url.to_string();
         // The client need not wait for the cache write.

@@ -1,6 +1,6 @@
 //! Slope, aspect and hillshade over one 256x256 tile and its one-cell halo (258x258 cells,
 //! a synthetic DEM with a nodata cell in every 97, so every row takes the slow path near
-//! its holes). Compare with `eval`'s `ndvi_65536`, a plain formula over a tile, in the same
+//! its holes; `_whole` without them, as inside a layer). Compare with `eval`'s `ndvi_65536`, a plain formula over a tile, in the same
 //! run: wall times move a lot on a shared host.
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -16,14 +16,14 @@ mod bench {
         valid: Vec<bool>,
     }
 
-    fn dem() -> Dem {
+    fn dem(holes: bool) -> Dem {
         let values = (0..SIDE * SIDE)
             .map(|i| {
                 let (x, y) = ((i % SIDE) as f64, (i / SIDE) as f64);
                 500.0 + 80.0 * (x / 11.0).sin() * (y / 17.0).cos() + 0.01 * (i % 7) as f64
             })
             .collect();
-        let valid = (0..SIDE * SIDE).map(|i| i % 97 != 0).collect();
+        let valid = (0..SIDE * SIDE).map(|i| !holes || i % 97 != 0).collect();
         Dem { values, valid }
     }
 
@@ -41,7 +41,7 @@ mod bench {
     }
 
     pub fn terrain_ops(c: &mut Criterion) {
-        let dem = dem();
+        let (dem, whole) = (dem(true), dem(false));
         let shade = TerrainOp::Hillshade {
             azimuth: TerrainOp::DEFAULT_AZIMUTH,
             altitude: TerrainOp::DEFAULT_ALTITUDE,
@@ -56,6 +56,12 @@ mod bench {
             c.bench_function(name, |bench| {
                 bench.iter(|| terrain(op, black_box(&g), black_box(&dem.values), &dem.valid))
             });
+            if op == shade && method == Method::Horn {
+                c.bench_function(&format!("{name}_whole"), |bench| {
+                    bench
+                        .iter(|| terrain(op, black_box(&g), black_box(&whole.values), &whole.valid))
+                });
+            }
         }
     }
 }

@@ -4,11 +4,11 @@
 
 use crate::ast::{Expr, Node};
 use crate::error::EvalError;
-use crate::eval::{Bindings, Neighbourhoods, Output, evaluate_blocks};
+use crate::eval::{Bindings, Column, Neighbourhoods, Output, evaluate_blocks};
 use crate::focal::focal;
 use crate::kernels;
 use crate::neighborhood::Grid;
-use crate::terrain::terrain;
+use crate::terrain::{terrain, terrain_inside};
 
 /// Evaluates `expr` over `len` cells. Every bound column must have exactly `len` values.
 /// A formula with neighbourhood functions needs the grid's shape: see [`evaluate_grid`].
@@ -25,6 +25,70 @@ pub fn evaluate_grid(expr: &Expr, grid: &Grid, env: &dyn Bindings) -> Result<Out
         height: grid.height,
     })?;
     evaluate_on(expr, cells, Some(grid), env)
+}
+
+/// [`evaluate_grid`] of the cells at least `margin` cells inside the grid's frame: the
+/// `(width - 2 margin) × (height - 2 margin)` cells a tile read with a `margin`-cell halo
+/// keeps, row-major. A formula that is one terrain function (`hillshade(a)`) computes those
+/// cells only; any other is evaluated over the grid and cropped.
+pub fn evaluate_grid_inside(
+    expr: &Expr,
+    grid: &Grid,
+    margin: usize,
+    env: &dyn Bindings,
+) -> Result<Output, EvalError> {
+    let cells = grid.cells().ok_or(EvalError::GridTooLarge {
+        width: grid.width,
+        height: grid.height,
+    })?;
+    if let Node::Terrain(op, arg) = &expr.node {
+        let mut done = Neighbourhoods::new();
+        neighbourhoods(arg, cells, Some(grid), env, &mut done)?;
+        let evaluated;
+        let (input, input_valid) = match bound_in_place(arg, cells, env) {
+            Some(column) => (column.values, column.valid),
+            None => {
+                evaluated = evaluate_blocks(arg, cells, env, &done)?;
+                (&evaluated.values[..], &evaluated.valid[..])
+            }
+        };
+        // Its cells are valid exactly where they are not NaN already.
+        let (values, valid) = terrain_inside(*op, grid, input, input_valid, margin);
+        return Ok(Output { values, valid });
+    }
+    let out = evaluate_on(expr, cells, Some(grid), env)?;
+    Ok(crop(out, grid.width, grid.height, margin))
+}
+
+/// The cells of a `width × height` result at least `margin` inside its frame.
+fn crop(out: Output, width: usize, height: usize, margin: usize) -> Output {
+    if margin == 0 {
+        return out;
+    }
+    let inside = |side: usize| side.saturating_sub(margin.saturating_mul(2));
+    let cells = inside(width) * inside(height);
+    let mut values = Vec::with_capacity(cells);
+    let mut valid = Vec::with_capacity(cells);
+    for row in margin..height.saturating_sub(margin) {
+        let start = row * width + margin;
+        let columns = start..start + inside(width);
+        if let (Some(v), Some(ok)) = (out.values.get(columns.clone()), out.valid.get(columns)) {
+            values.extend_from_slice(v);
+            valid.extend_from_slice(ok);
+        }
+    }
+    Output { values, valid }
+}
+
+/// A bare variable's column (`slope(a)`), read in place: evaluating it would copy the
+/// column. The kernels treat NaN as invalid, as the copy would have.
+fn bound_in_place<'a>(arg: &Expr, len: usize, env: &'a dyn Bindings) -> Option<Column<'a>> {
+    match &arg.node {
+        Node::Variable(name) => env
+            .column(name)
+            .filter(|c| c.values.len() == len && c.valid.len() == len),
+        _ => None,
+    }
 }
 
 fn evaluate_on(
@@ -75,16 +139,8 @@ fn neighbourhoods(
     let Some(grid) = grid else {
         return Err(EvalError::NeedsGrid { function: key });
     };
-    // A bare variable (`slope(a)`) is read in place: evaluating it would copy the column.
-    // The kernels treat NaN as invalid, as the copy would have.
-    let bound = match &arg.node {
-        Node::Variable(name) => env
-            .column(name)
-            .filter(|c| c.values.len() == len && c.valid.len() == len),
-        _ => None,
-    };
     let evaluated;
-    let (input, input_valid): (&[f64], &[bool]) = match bound {
+    let (input, input_valid): (&[f64], &[bool]) = match bound_in_place(arg, len, env) {
         Some(column) => (column.values, column.valid),
         None => {
             evaluated = evaluate_blocks(arg, len, env, done)?;

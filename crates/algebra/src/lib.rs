@@ -44,12 +44,12 @@ pub use ast::{BinaryOp, Constant, Expr, Func, Node, ReduceFn, Span, UNARY_PRECED
 pub use error::{EvalError, ParseError};
 pub use eval::{Bindings, Column, Output};
 pub use focal::focal;
-pub use grid_eval::{evaluate, evaluate_grid};
+pub use grid_eval::{evaluate, evaluate_grid, evaluate_grid_inside};
 pub use limits::Limits;
 pub use neighborhood::{FocalStat, Grid, MAX_RADIUS, Method, Shape, TerrainOp, TerrainSettings};
 pub use parser::is_valid_variable_name;
 pub use reduce::Reduction;
-pub use terrain::terrain;
+pub use terrain::{terrain, terrain_inside};
 
 impl Expr {
     /// Parses and checks a formula under the default [`Limits`].

@@ -24,24 +24,26 @@
 //!
 //! # Where the numbers may differ from gdaldem's
 //!
-//! gdaldem sums the window in float32 and, on x86-64, divides the hillshade by an
-//! approximate reciprocal square root (SSE `rsqrt` plus one Newton step, relative error
-//! about 1e-7). We compute in f64 with an exact square root. Slope and aspect therefore
-//! agree to float32 rounding of the elevations' sums, and a hillshade byte can differ by
-//! one where gdaldem's value lies within about 1e-5 of a rounding boundary.
+//! None for slope and aspect beyond gdaldem's float32 output: elevations are taken as
+//! float32 and the window summed in float32 in gdaldem's order, then scaled and finished in
+//! f64 as gdaldem does (`derivatives`). The hillshade is computed in float32 (`surface`), as
+//! approximate as gdaldem's own (which divides by SSE's approximate reciprocal square
+//! root), so a byte can differ by one where the exact value lies within ~1e-4 of a rounding
+//! boundary: 7 cells in 107,925 on the corpus DEM (`crates/server/tests/terrain_oracle.rs`).
 //!
 //! # Speed
 //!
 //! Each row takes two passes over scratch rows allocated once per call: its derivatives,
-//! then the operation over them. Inside the frame the derivatives are sums of shifted rows,
-//! with no per-cell window; only cells next to a missing elevation are then redone from
-//! their window, with the substitution, and the grid's frame asks of each neighbour
-//! whether it is on the grid. The second pass is plain arithmetic, so the square roots and
-//! divisions of many cells overlap. Both run through [`vectorised`] (AVX2 where the CPU has
-//! it, simd128 on wasm). Measured (CPU time, x86-64 with AVX2, 258×258 cells): hillshade
-//! 0.24 ms (3.6 ns a cell; 4.9 ns with a hole in every row), against 0.11 ms for
-//! `(a - b) / (a + b)` over as many cells; slope and aspect cost more, in libm's `atan`
-//! and `atan2`.
+//! then the operation over them. Three float32 rows are kept as the loop moves down, each
+//! converted once. Inside the frame the derivatives are sums of shifted rows, with no
+//! per-cell window; only cells next to a missing elevation are then redone from their
+//! window, with the substitution, and the grid's frame asks of each neighbour whether it
+//! is on the grid. Only the cells inside the caller's margin are computed and written
+//! ([`terrain_inside`]): a tile's halo is read, never answered. Both passes run through
+//! [`vectorised`] (AVX2 where the CPU has it, simd128 on wasm). Measured (criterion
+//! `hillshade_horn_258_whole`, x86-64 with AVX2, 258×258 cells, a shared 2-core host):
+//! 189 us, from 220 us with f64 sums and shade; slope and aspect cost more, in libm's
+//! `atan` and `atan2`.
 
 mod derivatives;
 mod surface;
@@ -53,7 +55,7 @@ use derivatives::{Derivatives, Horn, Scratch, Window, Zevenbergen};
 use surface::{Aspect, Hillshade, Slope, Surface};
 
 /// Three consecutive cells of a row: their values and which of them are valid.
-type Triple<'a> = (&'a [f64], &'a [bool]);
+type Triple<'a> = (&'a [f32], &'a [bool]);
 
 /// `op` over `values` (row-major, `grid.width` × `grid.height`): a cell is invalid where
 /// its own value is; an invalid or off-grid neighbour takes the cell's own value.
@@ -66,23 +68,45 @@ pub fn terrain(
     values: &[f64],
     valid: &[bool],
 ) -> (Vec<f64>, Vec<bool>) {
-    let Some(cells) = grid.width.checked_mul(grid.height) else {
-        // No such grid can be held in memory: there is nothing to answer with.
+    terrain_inside(op, grid, values, valid, 0)
+}
+
+/// [`terrain`] of the cells at least `margin` cells inside the grid's frame only: a
+/// `(width - 2 margin) × (height - 2 margin)` result, row-major. A tile read with a halo
+/// keeps only its own cells, so computing the rest and cropping it off would be wasted
+/// (measured: a third of a hillshade tile's kernel time went to writing, reading and
+/// copying the ring and the full-size buffers).
+pub fn terrain_inside(
+    op: TerrainOp,
+    grid: &Grid,
+    values: &[f64],
+    valid: &[bool],
+    margin: usize,
+) -> (Vec<f64>, Vec<bool>) {
+    let inside = |side: usize| side.checked_sub(margin.checked_mul(2)?);
+    let (Some(cells), Some(width), Some(height)) = (
+        grid.width.checked_mul(grid.height),
+        inside(grid.width),
+        inside(grid.height),
+    ) else {
+        // No such grid can be held in memory, or nothing is inside the margin.
         return (Vec::new(), Vec::new());
     };
-    let mut out = Output {
-        values: vec![f64::NAN; cells],
-        valid: vec![false; cells],
-    };
+    let out_cells = width * height;
     let fits =
         values.len() == cells && valid.len() == cells && grid.pixel_size.len() == grid.height;
-    if cells == 0 || !fits {
-        return (out.values, out.valid);
+    if out_cells == 0 || !fits {
+        return (vec![f64::NAN; out_cells], vec![false; out_cells]);
     }
     let input = Input {
         grid,
         values,
         valid,
+    };
+    let mut out = Output {
+        values: Vec::with_capacity(out_cells),
+        valid: Vec::with_capacity(out_cells),
+        margin,
     };
     match op {
         TerrainOp::Slope => with_method(&input, Slope, &mut out),
@@ -101,10 +125,10 @@ struct Input<'a> {
     valid: &'a [bool],
 }
 
-/// One row of the input grid.
+/// One row of the input grid, its elevations as float32.
 #[derive(Clone, Copy)]
 struct Row<'a> {
-    values: &'a [f64],
+    values: &'a [f32],
     valid: &'a [bool],
 }
 
@@ -116,31 +140,33 @@ impl<'a> Row<'a> {
     }
 }
 
-impl<'a> Input<'a> {
-    fn row(&self, r: usize) -> Option<Row<'a>> {
+impl Input<'_> {
+    fn valid_row(&self, r: usize) -> Option<&[bool]> {
         let start = r.checked_mul(self.grid.width)?;
-        let range = start..start.checked_add(self.grid.width)?;
-        Some(Row {
-            values: self.values.get(range.clone())?,
-            valid: self.valid.get(range)?,
-        })
+        self.valid.get(start..start.checked_add(self.grid.width)?)
     }
 
-    /// The elevation at `(r, c)`, if the cell is on the grid and holds one.
-    fn elevation(&self, r: usize, c: usize) -> Option<f64> {
+    fn values_row(&self, r: usize) -> Option<&[f64]> {
+        let start = r.checked_mul(self.grid.width)?;
+        self.values.get(start..start.checked_add(self.grid.width)?)
+    }
+
+    /// The elevation at `(r, c)` as float32, if the cell is on the grid and holds one.
+    fn elevation(&self, r: usize, c: usize) -> Option<f32> {
         if r >= self.grid.height || c >= self.grid.width {
             return None;
         }
         let i = r * self.grid.width + c;
-        let value = *self.values.get(i)?;
+        let value = *self.values.get(i)? as f32;
         (*self.valid.get(i)? && !value.is_nan()).then_some(value)
     }
 }
 
-/// The output grid, filled row by row.
+/// The result, filled row by row with the cells inside `margin`.
 struct Output {
     values: Vec<f64>,
     valid: Vec<bool>,
+    margin: usize,
 }
 
 /// Monomorphises the row loop for the derivative method: the method is fixed per request,
@@ -160,26 +186,99 @@ struct ThreeRows<'a> {
     below: Row<'a>,
 }
 
-/// Runs every row in two passes: the differences, then the operation over them.
+/// Three consecutive rows of the grid as float32, kept as the row loop moves down, so each
+/// row is converted once and the grid is never copied whole.
+struct Elevations {
+    rows: [Vec<f32>; 3],
+    /// Which grid row each slot holds.
+    held: [Option<usize>; 3],
+}
+
+impl Elevations {
+    fn new(width: usize) -> Elevations {
+        Elevations {
+            rows: [vec![0.0; width], vec![0.0; width], vec![0.0; width]],
+            held: [None; 3],
+        }
+    }
+
+    /// Converts the rows around `r` that are not held yet.
+    fn load(&mut self, input: &Input<'_>, r: usize) {
+        for row in [r - 1, r, r + 1] {
+            let slot = row % 3;
+            if self.held[slot] == Some(row) {
+                continue;
+            }
+            if let (Some(source), Some(target)) = (input.values_row(row), self.rows.get_mut(slot)) {
+                vectorised(ToFloat32 { source, target });
+                self.held[slot] = Some(row);
+            }
+        }
+    }
+
+    /// Rows `r - 1`, `r` and `r + 1`, loaded by [`load`](Self::load).
+    fn around<'a>(&'a self, input: &'a Input<'a>, r: usize) -> Option<ThreeRows<'a>> {
+        let row = |row: usize| {
+            let slot = row % 3;
+            (self.held[slot] == Some(row)).then_some(())?;
+            Some(Row {
+                values: self.rows.get(slot)?,
+                valid: input.valid_row(row)?,
+            })
+        };
+        Some(ThreeRows {
+            above: row(r.checked_sub(1)?)?,
+            row: row(r)?,
+            below: row(r + 1)?,
+        })
+    }
+}
+
+/// A row's elevations as float32: gdaldem reads elevations as float32 and sums them so (see
+/// `derivatives`); the conversion is exact for the integer and float32 DEMs that fill tiles.
+struct ToFloat32<'a> {
+    source: &'a [f64],
+    target: &'a mut [f32],
+}
+
+impl Kernel for ToFloat32<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        for (target, &source) in self.target.iter_mut().zip(self.source) {
+            *target = source as f32;
+        }
+    }
+}
+
+/// Runs the rows inside the margin in two passes each: the differences, then the operation
+/// over them.
 fn rows<D: Derivatives>(input: &Input<'_>, surface: impl Surface, out: &mut Output) {
-    let width = input.grid.width;
+    let (width, height) = (input.grid.width, input.grid.height);
+    let margin = out.margin;
+    let columns = margin..width - margin;
     let z_factor = input.grid.terrain.z_factor;
     let mut scratch = Scratch::new(width);
+    let mut elevations = Elevations::new(width);
     // Columns of the three rows around a row with a cell that holds no elevation.
     let mut missing = vec![false; width];
     let mut differences = Differences {
-        east: vec![f64::NAN; width],
-        north: vec![f64::NAN; width],
+        east: vec![f32::NAN; width],
+        north: vec![f32::NAN; width],
     };
-    let out_rows = out
-        .values
-        .chunks_exact_mut(width)
-        .zip(out.valid.chunks_exact_mut(width));
-    for (r, ((values, valid), &pixel_size)) in out_rows.zip(&input.grid.pixel_size).enumerate() {
+    for r in margin..height - margin {
+        let start = out.values.len();
+        out.values.resize(start + columns.len(), f64::NAN);
+        out.valid.resize(start + columns.len(), false);
+        let pixel_size = input.grid.pixel_size.get(r).copied().unwrap_or(f64::NAN);
         if !(pixel_size.is_finite() && pixel_size > 0.0) {
             continue;
         }
-        match three_rows(input, r).filter(|_| width >= 3) {
+        if width >= 3 && r >= 1 && r + 1 < height {
+            elevations.load(input, r);
+        }
+        match elevations.around(input, r).filter(|_| width >= 3) {
             Some(rows) => {
                 vectorised(FromRows::<D> {
                     rows,
@@ -189,28 +288,30 @@ fn rows<D: Derivatives>(input: &Input<'_>, surface: impl Surface, out: &mut Outp
                     method: std::marker::PhantomData,
                 });
                 differences.redo_near_missing::<D>(rows, &missing);
-                differences.fill_edges::<D>(input, r);
+                if margin == 0 {
+                    differences.fill_edges::<D>(input, r);
+                }
             }
             None => differences.fill_from_edge_windows::<D>(input, r),
         }
+        let (Some(east), Some(north), Some(values), Some(valid)) = (
+            differences.east.get(columns.clone()),
+            differences.north.get(columns.clone()),
+            out.values.get_mut(start..),
+            out.valid.get_mut(start..),
+        ) else {
+            continue;
+        };
         vectorised(SurfaceRow {
             surface,
             // Multiplying the differences by this makes them rise over run, in z units.
             scale: z_factor / (D::DIVISOR * pixel_size),
-            differences: &differences,
+            east,
+            north,
             values,
             valid,
         });
     }
-}
-
-/// Row `r` with the rows above and below it, if it has both.
-fn three_rows<'a>(input: &Input<'a>, r: usize) -> Option<ThreeRows<'a>> {
-    Some(ThreeRows {
-        above: input.row(r.checked_sub(1)?)?,
-        row: input.row(r)?,
-        below: input.row(r + 1)?,
-    })
 }
 
 /// The first pass over a row's interior as a [`Kernel`] for [`vectorised`]: which columns
@@ -250,13 +351,13 @@ impl<D: Derivatives> Kernel for FromRows<'_, D> {
 /// One row's differences (west minus east, south minus north); NaN where the cell has no
 /// elevation.
 struct Differences {
-    east: Vec<f64>,
-    north: Vec<f64>,
+    east: Vec<f32>,
+    north: Vec<f32>,
 }
 
 impl Differences {
     /// The interior cells' entries (columns 1..width-1).
-    fn interior(&mut self) -> (&mut [f64], &mut [f64]) {
+    fn interior(&mut self) -> (&mut [f32], &mut [f32]) {
         let end = self.east.len().saturating_sub(1);
         let east = self.east.get_mut(1..end).unwrap_or_default();
         let north = self.north.get_mut(1..end).unwrap_or_default();
@@ -272,11 +373,19 @@ impl Differences {
         }
         let (east, north) = self.interior();
         let cells = east.iter_mut().zip(north.iter_mut());
-        for (c, ((east, north), near)) in (1..).zip(cells.zip(missing.windows(3))) {
-            if near.contains(&true) {
-                let w = interior_window(rows, c);
-                (*east, *north) = w.map_or((f64::NAN, f64::NAN), |w| D::of_window(&w));
+        let own = rows.row.values.iter().zip(rows.row.valid).skip(1);
+        for (c, (((east, north), near), (value, &ok))) in
+            (1..).zip(cells.zip(missing.windows(3)).zip(own))
+        {
+            if !near.contains(&true) {
+                continue;
             }
+            // A cell without an elevation has no result: no window to build (a tile at a
+            // layer's edge has thousands of them; building each cost ~5% of its time).
+            (*east, *north) = match ok && !value.is_nan() {
+                true => interior_window(rows, c).map_or((f32::NAN, f32::NAN), |w| D::of_window(&w)),
+                false => (f32::NAN, f32::NAN),
+            };
         }
     }
 
@@ -286,7 +395,7 @@ impl Differences {
         let cells = self.east.iter_mut().zip(self.north.iter_mut());
         for (c, (east, north)) in cells.enumerate() {
             let w = edge_window(input, r, c);
-            (*east, *north) = w.map_or((f64::NAN, f64::NAN), |w| D::of_window(&w));
+            (*east, *north) = w.map_or((f32::NAN, f32::NAN), |w| D::of_window(&w));
         }
     }
 
@@ -295,7 +404,7 @@ impl Differences {
         let last = input.grid.width.saturating_sub(1);
         for c in [0, last] {
             let w = edge_window(input, r, c);
-            let (east, north) = w.map_or((f64::NAN, f64::NAN), |w| D::of_window(&w));
+            let (east, north) = w.map_or((f32::NAN, f32::NAN), |w| D::of_window(&w));
             if let (Some(e), Some(n)) = (self.east.get_mut(c), self.north.get_mut(c)) {
                 (*e, *n) = (east, north);
             }
@@ -303,12 +412,13 @@ impl Differences {
     }
 }
 
-/// The second pass over a row, as a [`Kernel`] for [`vectorised`]: a result of NaN is an
-/// invalid cell.
+/// The second pass over a row's cells inside the margin, as a [`Kernel`] for
+/// [`vectorised`]: a result of NaN is an invalid cell.
 struct SurfaceRow<'a, S> {
     surface: S,
     scale: f64,
-    differences: &'a Differences,
+    east: &'a [f32],
+    north: &'a [f32],
     values: &'a mut [f64],
     valid: &'a mut [bool],
 }
@@ -318,10 +428,10 @@ impl<S: Surface> Kernel for SurfaceRow<'_, S> {
 
     #[inline(always)]
     fn run(self) {
-        let differences = self.differences.east.iter().zip(&self.differences.north);
+        let differences = self.east.iter().zip(self.north);
         let cells = self.values.iter_mut().zip(self.valid.iter_mut());
         for ((value, valid), (&east, &north)) in cells.zip(differences) {
-            *value = self.surface.at(east * self.scale, north * self.scale);
+            *value = self.surface.at(east, north, self.scale);
             *valid = !value.is_nan();
         }
     }
@@ -348,7 +458,7 @@ fn window(rows: [Triple<'_>; 3]) -> Option<Window> {
     if !centre_ok || centre.is_nan() {
         return None;
     }
-    let or_centre = |value: f64, ok: bool| if ok && !value.is_nan() { value } else { centre };
+    let or_centre = |value: f32, ok: bool| if ok && !value.is_nan() { value } else { centre };
     Some([
         or_centre(nw, nw_ok),
         or_centre(n, n_ok),

@@ -7,7 +7,9 @@
 //! With `pixel_size=mercator` (gdaldem's view of an EPSG:3857 file) slope and aspect agree to
 //! 1e-4 degrees (aspect where the slope is at least 0.01°) and hillshade's bytes match in
 //! 99.9% of cells and within 1 everywhere; the default, ground pixel sizes, agrees to 2e-4°
-//! with gdaldem given `-s cos(latitude)` row by row.
+//! with gdaldem given `-s cos(latitude)` row by row. Observed with GDAL 3.6.2 (x86-64):
+//! slope, Zevenbergen-Thorne slope and ground slope equal, aspect 3.1e-5 apart (float32
+//! output) at every slope, hillshade equal in 99.994% of cells (z_factor 3: 99.984%).
 //!
 //! Needs the venv (`scripts/python-env.sh`) and Debian's `gdal-bin`
 //! (`scripts/install-tools.sh`); without them the test is skipped with a notice, except

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use futures_util::future::try_join_all;
-use tilefn_algebra::{Expr, Grid, Method, Output, TerrainSettings, evaluate_grid};
+use tilefn_algebra::{Expr, Grid, Method, Output, TerrainSettings, evaluate_grid_inside};
 use tilefn_raster::mercator::{EARTH_RADIUS, ORIGIN_SHIFT, resolution};
 use tilefn_raster::{TILE_SIZE, TileCoord};
 use tilefn_storage::Bucket;
@@ -195,26 +195,6 @@ pub fn grid(t: TileCoord, halo: u32, terrain: &TerrainQuery) -> Grid {
     }
 }
 
-/// The tile's own cells of a result over its padded grid.
-fn crop(out: Output, side: usize, halo: usize) -> Output {
-    if halo == 0 {
-        return out;
-    }
-    let mut values = Vec::with_capacity(TS * TS);
-    let mut valid = Vec::with_capacity(TS * TS);
-    for row in halo..halo + TS {
-        let start = row * side + halo;
-        if let (Some(v), Some(ok)) = (
-            out.values.get(start..start + TS),
-            out.valid.get(start..start + TS),
-        ) {
-            values.extend_from_slice(v);
-            valid.extend_from_slice(ok);
-        }
-    }
-    Output { values, valid }
-}
-
 impl<B: Bucket> Service<B> {
     /// Tile `t` of every layer with `halo` cells around it, read concurrently, each layer
     /// once, with only the bands the query binds.
@@ -259,8 +239,9 @@ impl<B: Bucket> Service<B> {
         // A tile and at most a 64-cell halo: (256 + 128)² cells, far from overflowing.
         let cells = grid.width * grid.height;
         let columns = Columns::new(q, layers, &blocks, reductions, cells);
-        let out = evaluate_grid(expr, &grid, &columns).map_err(eval_error)?;
-        Ok(Some(crop(out, grid.width, halo as usize)))
+        // The tile's own cells: a terrain function computes only those.
+        let out = evaluate_grid_inside(expr, &grid, halo as usize, &columns).map_err(eval_error)?;
+        Ok(Some(out))
     }
 }
 

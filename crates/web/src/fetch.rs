@@ -16,6 +16,26 @@ use web_sys::{Headers, ReadableStreamDefaultReader, Request, RequestInit, Respon
 extern "C" {
     #[wasm_bindgen(js_name = fetch)]
     fn global_fetch(input: &Request) -> Promise;
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(callback: &js_sys::Function, millis: i32) -> JsValue;
+}
+
+/// Attempts a GET gets when `fetch` itself rejects (a network error: no HTTP answer at all).
+/// A dev server under load drops connections now and then (wrangler dev did, mid-way through
+/// a page test, and the tile was a 502); object_store retries such errors too. An HTTP answer,
+/// whatever its status, is never retried here: its meaning is the caller's to judge.
+const NETWORK_ATTEMPTS: u32 = 3;
+
+/// Pause before retry `attempt` (1-based), doubling: 50 ms, 100 ms.
+fn backoff_ms(attempt: u32) -> i32 {
+    50_i32.saturating_mul(1 << attempt.saturating_sub(1).min(4))
+}
+
+async fn sleep(millis: i32) {
+    let promise = Promise::new(&mut |resolve, _reject| {
+        let _ = set_timeout(&resolve, millis);
+    });
+    let _ = JsFuture::from(promise).await;
 }
 
 pub fn backend(key: &str, message: impl std::fmt::Display) -> StorageError {
@@ -49,10 +69,27 @@ pub async fn get(key: &str, url: &str, range: Option<&Range<u64>>) -> Result<Res
     let init = RequestInit::new();
     init.set_method("GET");
     init.set_headers(&headers);
-    let req = Request::new_with_str_and_init(url, &init).map_err(|e| js_error(key, &e))?;
-    let resp = JsFuture::from(global_fetch(&req))
-        .await
-        .map_err(|e| js_error(key, &e))?;
+    let mut attempt = 1;
+    let resp = loop {
+        // A Request's body is consumed by fetch, so each attempt gets a new one (GETs have
+        // none, but the API does not know that).
+        let req = Request::new_with_str_and_init(url, &init).map_err(|e| js_error(key, &e))?;
+        match JsFuture::from(global_fetch(&req)).await {
+            Ok(resp) => break resp,
+            Err(err) if attempt < NETWORK_ATTEMPTS => {
+                web_sys::console::warn_1(
+                    &format!(
+                        "tilefn: GET {url} failed ({}); retrying",
+                        js_error(key, &err)
+                    )
+                    .into(),
+                );
+                sleep(backoff_ms(attempt)).await;
+                attempt += 1;
+            }
+            Err(err) => return Err(js_error(key, &err)),
+        }
+    };
     resp.dyn_into::<Response>()
         .map_err(|_| backend(key, "fetch did not return a Response"))
 }
