@@ -35,15 +35,16 @@
 //!
 //! Each row takes two passes over scratch rows allocated once per call: its derivatives,
 //! then the operation over them. Three float32 rows are kept as the loop moves down, each
-//! converted once. Inside the frame the derivatives are sums of shifted rows, with no
-//! per-cell window; only cells next to a missing elevation are then redone from their
-//! window, with the substitution, and the grid's frame asks of each neighbour whether it
-//! is on the grid. Only the cells inside the caller's margin are computed and written
+//! converted once and checked once for missing cells (a row inside a layer has none, and
+//! then no cell is marked or redone). Inside the frame the derivatives are sums of shifted
+//! rows, with no per-cell window; only cells next to a missing elevation are then redone
+//! from their window, with the substitution, and the grid's frame asks of each neighbour
+//! whether it is on the grid. Only the cells inside the caller's margin are computed and written
 //! ([`terrain_inside`]): a tile's halo is read, never answered. Both passes run through
 //! [`vectorised`] (AVX2 where the CPU has it, simd128 on wasm). Measured (criterion
 //! `hillshade_horn_258_whole`, x86-64 with AVX2, 258×258 cells, a shared 2-core host):
-//! 189 us, from 220 us with f64 sums and shade; slope and aspect cost more, in libm's
-//! `atan` and `atan2`.
+//! 146 us, from 220 us with f64 sums and shade and each row's missing cells looked for
+//! three times; slope and aspect cost more, in libm's `atan` and `atan2`.
 
 mod derivatives;
 mod surface;
@@ -467,18 +468,34 @@ impl<S: Surface> Kernel for SurfaceRow<'_, S> {
 
     #[inline(always)]
     fn run(self) {
-        // Appended, not written over a NaN-filled row: filling first was a second pass over
-        // every output cell (~1.5% of a warm hillshade tile in V8, bench/wasm).
-        let start = self.out.values.len();
-        let differences = self.east.iter().zip(self.north);
-        let (surface, scale) = (self.surface, self.scale);
-        self.out
-            .values
-            .extend(differences.map(|(&east, &north)| surface.at(east, north, scale)));
-        let row = self.out.values.get(start..).unwrap_or_default();
-        self.out
-            .valid
-            .extend(row.iter().map(|value| !value.is_nan()));
+        let (surface, scale, out) = (self.surface, self.scale, self.out);
+        let start = out.values.len();
+        // Appended on wasm, where filling the row first was a second pass over every cell
+        // (~2% of a warm hillshade tile in V8, bench/wasm). Elsewhere written over the
+        // filled row: `Vec::extend` is not inlined into the AVX2 copy of this loop, which
+        // then ran SSE2 (in-process hillshade tile 0.633 -> 0.689 ms).
+        #[cfg(target_arch = "wasm32")]
+        {
+            let differences = self.east.iter().zip(self.north);
+            out.values
+                .extend(differences.map(|(&east, &north)| surface.at(east, north, scale)));
+            let row = out.values.get(start..).unwrap_or_default();
+            out.valid.extend(row.iter().map(|value| !value.is_nan()));
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let cells = self.east.len().min(self.north.len());
+            out.values.resize(start + cells, f64::NAN);
+            out.valid.resize(start + cells, false);
+            let values = out.values.get_mut(start..).unwrap_or_default();
+            let valid = out.valid.get_mut(start..).unwrap_or_default();
+            let differences = self.east.iter().zip(self.north);
+            let cells = values.iter_mut().zip(valid.iter_mut());
+            for ((value, valid), (&east, &north)) in cells.zip(differences) {
+                *value = surface.at(east, north, scale);
+                *valid = !value.is_nan();
+            }
+        }
     }
 }
 
