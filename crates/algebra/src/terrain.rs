@@ -212,9 +212,12 @@ impl Elevations {
         }
     }
 
-    /// Converts the rows around `r` that are not held yet.
+    /// Converts the rows around `r` that are not held yet (row `r - 1` from 1 on).
     fn load(&mut self, input: &Input<'_>, r: usize) {
-        for row in [r - 1, r, r + 1] {
+        for row in [r.checked_sub(1), Some(r), r.checked_add(1)]
+            .into_iter()
+            .flatten()
+        {
             let slot = row % 3;
             if self.held[slot] == Some(row) {
                 continue;
