@@ -44,14 +44,8 @@ pub fn evaluate_grid_inside(
     if let Node::Terrain(op, arg) = &expr.node {
         let mut done = Neighbourhoods::new();
         neighbourhoods(arg, cells, Some(grid), env, &mut done)?;
-        let evaluated;
-        let (input, input_valid) = match bound_in_place(arg, cells, env) {
-            Some(column) => (column.values, column.valid),
-            None => {
-                evaluated = evaluate_blocks(arg, cells, env, &done)?;
-                (&evaluated.values[..], &evaluated.valid[..])
-            }
-        };
+        let input = argument(arg, cells, env, &done)?;
+        let (input, input_valid) = input.cells();
         // Its cells are valid exactly where they are not NaN already.
         let (values, valid) = terrain_inside(*op, grid, input, input_valid, margin);
         return Ok(Output { values, valid });
@@ -80,14 +74,38 @@ fn crop(out: Output, width: usize, height: usize, margin: usize) -> Output {
     Output { values, valid }
 }
 
-/// A bare variable's column (`slope(a)`), read in place: evaluating it would copy the
-/// column. The kernels treat NaN as invalid, as the copy would have.
-fn bound_in_place<'a>(arg: &Expr, len: usize, env: &'a dyn Bindings) -> Option<Column<'a>> {
-    match &arg.node {
+/// What a neighbourhood function reads: a bare variable's column in place (`slope(a)`;
+/// evaluating it would copy the column, and the kernels treat NaN as invalid, as the copy
+/// would have), or its argument evaluated.
+enum Argument<'a> {
+    Bound(Column<'a>),
+    Evaluated(Output),
+}
+
+impl Argument<'_> {
+    fn cells(&self) -> (&[f64], &[bool]) {
+        match self {
+            Argument::Bound(column) => (column.values, column.valid),
+            Argument::Evaluated(out) => (&out.values, &out.valid),
+        }
+    }
+}
+
+fn argument<'a>(
+    arg: &Expr,
+    len: usize,
+    env: &'a dyn Bindings,
+    done: &Neighbourhoods,
+) -> Result<Argument<'a>, EvalError> {
+    let bound = match &arg.node {
         Node::Variable(name) => env
             .column(name)
             .filter(|c| c.values.len() == len && c.valid.len() == len),
         _ => None,
+    };
+    match bound {
+        Some(column) => Ok(Argument::Bound(column)),
+        None => Ok(Argument::Evaluated(evaluate_blocks(arg, len, env, done)?)),
     }
 }
 
@@ -139,14 +157,8 @@ fn neighbourhoods(
     let Some(grid) = grid else {
         return Err(EvalError::NeedsGrid { function: key });
     };
-    let evaluated;
-    let (input, input_valid): (&[f64], &[bool]) = match bound_in_place(arg, len, env) {
-        Some(column) => (column.values, column.valid),
-        None => {
-            evaluated = evaluate_blocks(arg, len, env, done)?;
-            (&evaluated.values, &evaluated.valid)
-        }
-    };
+    let input = argument(arg, len, env, done)?;
+    let (input, input_valid) = input.cells();
     let (values, valid) = match &expr.node {
         Node::Focal(stat, shape, _) => {
             focal(*stat, shape, input, input_valid, grid.width, grid.height)

@@ -253,6 +253,8 @@ impl<B: Bucket> Service<B> {
             Some(block) => window.around(block, halo as usize),
             None => window.empty(layer, bands),
         };
+        // A decoded tile has a valid cell (else it is `None`): no need to look for one.
+        let has_data = centre.is_some();
         drop(centre);
         for (c, rim) in cached {
             window.paste(&mut out, rim.as_ref(), c);
@@ -267,7 +269,7 @@ impl<B: Bucket> Service<B> {
                 self.keep_rim(layer, at, bands, halo, &block);
             }
         }
-        Ok(out.any_valid().then_some(out))
+        Ok((has_data || out.any_valid()).then_some(out))
     }
 
     /// Keeps the outer `halo` cells of tile `at` for its neighbours' windows.
